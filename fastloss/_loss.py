@@ -1,0 +1,208 @@
+"""The Loss class: the calling convention, implemented once.
+
+A loss object validates its arguments (through fastloss._validation),
+chooses the dtype, allocates the outputs, hands plain contiguous buffers to
+a compiled kernel and applies the reduction.  Each concrete loss only
+supplies metadata (name, parameters, docs) and which kernel to run; the
+loop shapes (element-wise, row-wise, ...) are subclasses of `Loss`.
+"""
+
+import inspect
+
+import numpy as np
+
+from fastloss import _config, _dispatch
+from fastloss import _validation as V
+
+# Kernel modes: what one pass stores (see _kernels/_elementwise.pyx.tp).
+MODE_LOSS, MODE_LOSS_GRAD, MODE_GRAD_HESS = 0, 1, 2
+
+
+class Param:
+    """A loss-specific keyword: name, default, converter/validator, doc."""
+
+    __slots__ = ("name", "default", "convert", "doc")
+
+    def __init__(self, name, default, convert, doc):
+        self.name = name
+        self.default = default
+        self.convert = convert
+        self.doc = doc
+
+
+class Loss:
+    """A loss function with its gradient (and hessian where meaningful).
+
+    Call it (or `.loss`) for the loss, `.grad` for the gradient of that
+    value with respect to `y_pred`, `.loss_grad` for both from one pass, and
+    `.grad_hess` for per-sample gradient and diagonal hessian.
+    """
+
+    #: "elementwise" or "rowwise": the loop shape, set by subclasses.
+    kind = None
+
+    def __init__(self, name, *, aliases=(), params=(), hessian=True, summary="",
+                 formula="", y_true_doc="", y_pred_doc="", notes="", equivalents="",
+                 domain=("real", "real"), examples=({},)):
+        self.name = name
+        # Value domains of (y_true, y_pred): a pair of kind names, or a callable
+        # params -> pair (see tests/conftest.py `draw`); `examples` are keyword
+        # sets worth testing and benchmarking.  Both document the loss too.
+        self._domain = domain
+        self.examples = tuple(examples)
+        self.aliases = tuple(aliases)
+        self.params = tuple(params)
+        self.has_hessian = hessian
+        self._param_names = {p.name: p for p in self.params}
+        self._defaults = {p.name: p.default for p in self.params}
+        self.summary = summary
+        self.__doc__ = self._docstring(summary, formula, y_true_doc, y_pred_doc,
+                                       notes, equivalents)
+        self.__signature__ = self._signature()
+
+    # -- public calling convention -------------------------------------------------
+
+    def loss(self, y_true, y_pred, *, sample_weight=None, reduction="mean", **params):
+        """The loss; see the object's docstring."""
+        return self._evaluate("loss", y_true, y_pred, sample_weight, reduction, params)[0]
+
+    __call__ = loss
+
+    def grad(self, y_true, y_pred, *, sample_weight=None, reduction="mean", **params):
+        """Gradient of `loss(...)` (same keywords) with respect to y_pred, shaped
+        like y_pred.  With reduction="mean" it carries the 1/sum(w) factor."""
+        return self._evaluate("grad", y_true, y_pred, sample_weight, reduction, params)[1]
+
+    def loss_grad(self, y_true, y_pred, *, sample_weight=None, reduction="mean", **params):
+        """(loss, grad) from one fused pass over the data."""
+        return self._evaluate("loss_grad", y_true, y_pred, sample_weight, reduction, params)
+
+    def grad_hess(self, y_true, y_pred, *, sample_weight=None, **params):
+        """(grad, hess): per-sample first and diagonal second derivatives of
+        `w_i * l_i` with respect to y_pred (no reduction), as gradient-boosting
+        libraries expect from a custom objective."""
+        if not self.has_hessian:
+            raise NotImplementedError(
+                f"{self.name} has no meaningful hessian (it is zero almost everywhere); "
+                "use .grad, or a smooth loss such as huber or log_cosh for boosting"
+            )
+        return self._evaluate("grad_hess", y_true, y_pred, sample_weight, "none", params)
+
+    def domain(self, **params):
+        """(y_true kind, y_pred kind) for these keywords, e.g. ("real", "positive")."""
+        return self._domain(self._parse(params)) if callable(self._domain) else self._domain
+
+    def __repr__(self):
+        return f"<fastloss loss {self.name!r}>"
+
+    # -- shared machinery -------------------------------------------------------------
+
+    def _parse(self, kwargs):
+        """Fill defaults, reject unknown keywords, convert and check values."""
+        out = dict(self._defaults)
+        for key, value in kwargs.items():
+            spec = self._param_names.get(key)
+            if spec is None:
+                allowed = ", ".join(["sample_weight", "reduction"]
+                                    + [p.name for p in self.params])
+                raise TypeError(
+                    f"{self.name}() got an unexpected keyword argument {key!r} "
+                    f"(it accepts: {allowed})"
+                )
+            out[key] = value
+        for p in self.params:
+            out[p.name] = p.convert(out[p.name], p.name)
+        return out
+
+    def _evaluate(self, want, y_true, y_pred, sample_weight, reduction, kwargs):
+        raise NotImplementedError
+
+    def _signature(self):
+        P = inspect.Parameter
+        ps = [P("y_true", P.POSITIONAL_OR_KEYWORD), P("y_pred", P.POSITIONAL_OR_KEYWORD)]
+        ps += [P(p.name, P.KEYWORD_ONLY, default=p.default) for p in self.params]
+        ps += [P("sample_weight", P.KEYWORD_ONLY, default=None),
+               P("reduction", P.KEYWORD_ONLY, default="mean")]
+        return inspect.Signature(ps)
+
+    def _docstring(self, summary, formula, y_true_doc, y_pred_doc, notes, equivalents):
+        lines = [summary, "", formula.strip(), "", "Parameters", "----------",
+                 "y_true : array_like", f"    {y_true_doc}",
+                 "y_pred : array_like", f"    {y_pred_doc}"]
+        for p in self.params:
+            lines += [f"{p.name} : default {p.default!r}", f"    {p.doc}"]
+        lines += [
+            "sample_weight : array_like, optional",
+            "    Non-negative weights: the shape of y_pred, (n,) (one weight per",
+            "    row, applied to each of its elements) or a scalar.",
+            "reduction : {'mean', 'sum', 'none'}, default 'mean'",
+            "    'none': w_i * l_i per unit; 'sum': sum(w_i * l_i);",
+            "    'mean': sum(w_i * l_i) / sum(w_i).",
+            "",
+            "Returns",
+            "-------",
+            "loss : scalar of the computation dtype, or array for reduction='none'",
+            "",
+            "Notes",
+            "-----",
+            "float32 inputs are computed in float32 (sums accumulate in float64);",
+            "anything else in float64.  `.grad` returns the gradient of the same",
+            "value, `.loss_grad` both from one pass"
+            + (", `.grad_hess` per-sample derivatives." if self.has_hessian else
+               "; this loss has no `.grad_hess` (zero hessian)."),
+        ]
+        if notes:
+            lines += ["", notes.strip()]
+        if equivalents:
+            lines += ["", "Equivalents: " + equivalents.strip()]
+        return "\n".join(lines)
+
+
+class ElementwiseLoss(Loss):
+    """A loss of one prediction per element: y_true and y_pred of one shape.
+
+    `kernel(params)` returns (kernel name, tuple of float parameters) for
+    the compiled element-wise kernel; `check(y, p, params)` validates the
+    values (domains such as y_pred > 0) on the contiguous arrays.
+    """
+
+    kind = "elementwise"
+
+    def __init__(self, name, *, kernel, check=None, **kw):
+        super().__init__(name, **kw)
+        self._kernel = kernel if callable(kernel) else (lambda prm, _k=kernel: (_k, ()))
+        self._check = check
+
+    def _evaluate(self, want, y_true, y_pred, sample_weight, reduction, kwargs):
+        reduction = V.check_reduction(reduction)
+        prm = self._parse(kwargs)
+        yt = V.as_numeric(y_true, "y_true")
+        yp = V.as_numeric(y_pred, "y_pred")
+        V.check_same_shape(yt, yp)
+        dtype = V.float_dtype(yt, yp)
+        shape = yp.shape
+        y = V.contiguous(yt, dtype)
+        p = V.contiguous(yp, dtype)
+        if self._check is not None:
+            self._check(y, p, prm)
+        w, k, total = V.weights(sample_weight, shape, dtype, reduction)
+        name, kparams = self._kernel(prm)
+        K = _dispatch.kernels("_elementwise")
+        n = p.size
+        mode = {"loss": MODE_LOSS, "grad_hess": MODE_GRAD_HESS}.get(want, MODE_LOSS_GRAD)
+        lo = np.empty(shape, dtype) if reduction == "none" and mode != MODE_GRAD_HESS else None
+        g = np.empty(shape, dtype) if mode != MODE_LOSS else None
+        h = np.empty(shape, dtype) if mode == MODE_GRAD_HESS else None
+        mean = reduction == "mean"
+        gscale = 1.0 / total if mean and total > 0 else 1.0
+        s = K.run(K.KERNEL_IDS[name], mode, y, p, w, k, kparams, lo, g, h, gscale,
+                  _config.threads_for(n))
+        if want == "grad_hess":
+            return g, h
+        if lo is not None:
+            value = lo
+        elif mean:
+            value = dtype.type(s / total if total > 0 else np.nan)
+        else:
+            value = dtype.type(s)
+        return value, g

@@ -1,0 +1,173 @@
+"""Turning array-likes into checked, contiguous arrays: the one validation layer.
+
+Every public entry point goes through here before any kernel runs, so the
+kernels can skip bounds checks.  Messages name the argument and say what to
+fix.
+"""
+
+import numbers
+import operator
+
+import numpy as np
+
+REDUCTIONS = ("none", "mean", "sum")
+
+
+def check_reduction(reduction):
+    if not isinstance(reduction, str) or reduction not in REDUCTIONS:
+        raise ValueError(
+            f"reduction must be one of 'none', 'mean', 'sum'; got {reduction!r}"
+        )
+    return reduction
+
+
+def as_numeric(x, name):
+    """np.asarray(x) with a check that it holds real numbers (or booleans)."""
+    a = np.asarray(x)
+    kind = a.dtype.kind
+    if kind in "fiub":
+        return a
+    if kind == "c":
+        raise TypeError(f"{name} must be real; got a complex array ({a.dtype})")
+    raise TypeError(
+        f"{name} must be an array of numbers; got dtype {a.dtype} "
+        f"(convert it with np.asarray(..., dtype=float) first)"
+    )
+
+
+def float_dtype(*arrays):
+    """The dtype losses are computed in: float32 when every float input is
+    float32 or narrower (integer/boolean labels do not widen it), else float64."""
+    wide = False
+    for a in arrays:
+        if a is None:
+            continue
+        if a.dtype.kind == "f" and a.dtype.itemsize > 4:
+            wide = True
+    floats = [a for a in arrays if a is not None and a.dtype.kind == "f"]
+    if not floats:
+        return np.dtype(np.float64)
+    return np.dtype(np.float64 if wide else np.float32)
+
+
+def contiguous(a, dtype):
+    """A C-contiguous, native-byte-order 1-d view (or copy) of `a` as `dtype`.
+
+    No copy is made when `a` already qualifies; the result is never written to.
+    """
+    return np.ascontiguousarray(a, dtype=dtype).reshape(-1)
+
+
+def check_same_shape(y_true, y_pred, what="y_true and y_pred"):
+    if y_true.shape != y_pred.shape:
+        raise ValueError(
+            f"{what} must have the same shape; got {y_true.shape} and {y_pred.shape}"
+            + (" (one of them looks transposed)"
+               if y_true.shape == y_pred.shape[::-1] and y_true.ndim == 2 else "")
+        )
+
+
+def weights(sample_weight, shape, dtype, reduction, n_units=None):
+    """Validate `sample_weight` against a loss over `shape`.
+
+    Returns (w, k, total): w is None or a contiguous 1-d array of `dtype`;
+    k == 0 means one weight per element, k > 0 one weight per run of k
+    consecutive elements (a row); total is the sum of the weights over all
+    elements (the denominator of reduction="mean").
+
+    Accepted shapes: the full `shape`, `(shape[0],)` (one weight per row,
+    applied to every element of the row), or a scalar.
+    """
+    n = int(np.prod(shape, dtype=np.int64))
+    if sample_weight is None:
+        return None, 0, float(n)
+    sw = as_numeric(sample_weight, "sample_weight")
+    if sw.dtype.kind == "b":
+        sw = sw.astype(dtype)
+    if sw.shape == tuple(shape):
+        k = 0
+    elif sw.ndim == 0:
+        k = n
+    elif len(shape) >= 1 and sw.shape == (shape[0],):
+        k = n // shape[0] if shape[0] else 0
+        if k == 1:
+            k = 0
+    else:
+        expected = f"{tuple(shape)}" + (f" or ({shape[0]},)" if len(shape) >= 2 else "")
+        raise ValueError(
+            f"sample_weight must have shape {expected} (or be a scalar); got {sw.shape}"
+        )
+    w = contiguous(sw, dtype)
+    if w.size and np.min(w) < 0:
+        raise ValueError("sample_weight must be non-negative; it has negative entries")
+    total = float(np.sum(w, dtype=np.float64)) * (k if k > 0 else 1)
+    if n == 0:
+        return None, 0, 0.0
+    if reduction == "mean" and total == 0:
+        raise ValueError(
+            "sample_weight sums to zero, so reduction='mean' is undefined; "
+            "use reduction='sum' or give some sample a positive weight"
+        )
+    return w, k, total
+
+
+def real_param(value, name, *, low=None, high=None, low_open=False, high_open=False,
+               allow_none=False):
+    """A finite real parameter inside [low, high] (open ends where asked)."""
+    if value is None and allow_none:
+        return None
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{name} must be a real number; got {value!r}")
+    v = float(value)
+    if not np.isfinite(v):
+        raise ValueError(f"{name} must be finite; got {value!r}")
+    lo_bad = low is not None and (v <= low if low_open else v < low)
+    hi_bad = high is not None and (v >= high if high_open else v > high)
+    if lo_bad or hi_bad:
+        lo_txt = "" if low is None else ("(" if low_open else "[") + f"{low}"
+        hi_txt = "" if high is None else f"{high}" + (")" if high_open else "]")
+        if low is not None and high is not None:
+            rng = f"in {lo_txt}, {hi_txt}"
+        elif low is not None:
+            rng = f"{'>' if low_open else '>='} {low}"
+        else:
+            rng = f"{'<' if high_open else '<='} {high}"
+        raise ValueError(f"{name} must be {rng}; got {value!r}")
+    return v
+
+
+def bool_param(value, name):
+    if isinstance(value, (bool, np.bool_)):
+        return bool(value)
+    raise TypeError(f"{name} must be True or False; got {value!r}")
+
+
+def int_param(value, name, allow_none=False):
+    if value is None and allow_none:
+        return None
+    try:
+        if isinstance(value, bool):
+            raise TypeError
+        return operator.index(value)
+    except TypeError:
+        raise TypeError(f"{name} must be an integer; got {value!r}") from None
+
+
+def check_range(a, name, low=None, high=None, low_open=False, high_open=False, why=""):
+    """Raise if any (non-NaN) element of `a` lies outside the interval."""
+    if a.size == 0:
+        return
+    bad = None
+    if low is not None:
+        m = np.fmin.reduce(a, axis=None)  # ignores NaN, no warning
+        if m < low or (low_open and m == low):
+            bad = m
+    if bad is None and high is not None:
+        m = np.fmax.reduce(a, axis=None)
+        if m > high or (high_open and m == high):
+            bad = m
+    if bad is not None:
+        lo = "" if low is None else ("(" if low_open else "[") + f"{low}"
+        hi = "" if high is None else f"{high}" + (")" if high_open else "]")
+        rng = f"{lo or '(-inf'}, {hi or 'inf)'}"
+        raise ValueError(f"{name} must lie in {rng}{why}; found {bad!r}")
