@@ -8,39 +8,8 @@ so a new loss is covered the moment it is registered.
 import numpy as np
 import pytest
 
-import fastloss as fl
 from fastloss._registry import LOSSES
-
-# One generator per value-domain kind a loss may declare for y_true / y_pred.
-# `shape` is the array's shape; `n_classes` the last axis of y_pred.
-
-
-def _labels(rng, shape, n_classes):
-    return rng.integers(0, n_classes, size=shape)
-
-
-def _onehot(rng, shape, n_classes):
-    return np.eye(shape[-1])[rng.integers(0, shape[-1], size=shape[:-1])]
-
-
-def _probrows(rng, shape, n_classes):
-    x = rng.uniform(0.05, 1.0, size=shape)
-    return x / x.sum(axis=-1, keepdims=True)
-
-
-KINDS = {
-    "real": lambda rng, shape, c: rng.normal(0, 2, size=shape),
-    "positive": lambda rng, shape, c: rng.uniform(0.1, 3.0, size=shape),
-    "count": lambda rng, shape, c: rng.poisson(3.0, size=shape).astype(float),
-    "logit": lambda rng, shape, c: rng.normal(0, 3, size=shape),
-    "prob": lambda rng, shape, c: rng.uniform(0.02, 0.98, size=shape),
-    "label01": lambda rng, shape, c: rng.integers(0, 2, size=shape).astype(float),
-    "softlabel": lambda rng, shape, c: rng.uniform(0, 1, size=shape),
-    "pm1": lambda rng, shape, c: rng.choice([-1.0, 1.0], size=shape),
-    "onehot": _onehot,
-    "probrows": _probrows,
-    "int_labels": _labels,
-}
+from fastloss._samples import KINDS, draw  # noqa: F401 (re-exported for tests)
 
 
 def cases():
@@ -58,19 +27,6 @@ def shapes_for(loss):
     if loss.kind == "elementwise":
         return [(37,), (9, 4)]
     return [(9, 5)]
-
-
-def draw(loss, params, shape, dtype=np.float64, seed=0):
-    """(y_true, y_pred) valid for `loss` with `params`, y_pred of `shape`."""
-    rng = np.random.default_rng(seed)
-    y_kind, p_kind = loss.domain(**params)
-    n_classes = shape[-1]
-    y_shape = shape[:-1] if y_kind == "int_labels" else shape
-    y = KINDS[y_kind](rng, y_shape, n_classes)
-    p = KINDS[p_kind](rng, shape, n_classes).astype(dtype)
-    if y.dtype.kind == "f":
-        y = y.astype(dtype)
-    return y, p
 
 
 def row_weights(shape, seed=1):

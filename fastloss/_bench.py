@@ -1,0 +1,226 @@
+"""Side-by-side timings: fastloss against its NumPy reference (and peers).
+
+Used by `python -m fastloss bench` and by the pytest-benchmark suite in
+benchmarks/, so both time the same cases.  Every timing is value + gradient
+(`loss_grad`, reduction="mean") on the same arrays; implementations are
+timed interleaved, round by round, and the best round is kept, so a noisy
+neighbour slows both sides alike.
+"""
+
+import json
+import platform
+import sys
+import time
+
+import numpy as np
+
+from fastloss import _registry, reference
+from fastloss._samples import draw
+
+#: y_pred shape per size label and loop shape.
+SIZES = {
+    "small": {"elementwise": (16,), "rowwise": (1, 16)},
+    "large": {"elementwise": (4_194_304,), "rowwise": (262_144, 16)},
+    "wide": {"elementwise": None, "rowwise": (4096, 1000)},
+}
+
+
+def cases(sizes=("small", "large"), names=None, all_examples=False):
+    """(label, loss, params, shape) for every registered loss to time."""
+    out = []
+    for name in names or _registry.available():
+        loss = _registry.get(name)
+        examples = loss.examples if all_examples else loss.examples[:1]
+        for params in examples:
+            for size in sizes:
+                shape = SIZES[size].get("elementwise" if loss.kind == "elementwise" else "rowwise")
+                if shape is not None:
+                    out.append((size, loss, params, shape))
+    return out
+
+
+def implementations(loss, params, peers=False):
+    """name -> f(y_true, y_pred) computing (loss, grad) with reduction='mean'."""
+    impls = {
+        "fastloss": lambda y, p: loss.loss_grad(y, p, **params),
+        "numpy": lambda y, p: reference.loss_grad(loss.name, y, p, **params),
+    }
+    if peers:
+        from fastloss import _peers
+
+        impls.update(_peers.for_loss(loss, params))
+    return impls
+
+
+def _calibrate(fn, target=0.02):
+    """Calls per timing so one timing lasts about `target` seconds."""
+    number = 1
+    while True:
+        t0 = time.perf_counter()
+        for _ in range(number):
+            fn()
+        dt = time.perf_counter() - t0
+        if dt >= target or number >= 1 << 20:
+            return number
+        number *= 2 if dt > target / 10 else 10
+
+
+def time_impls(fns, repeat=5):
+    """Best seconds per call of each zero-argument function, interleaved."""
+    numbers = {k: _calibrate(f) for k, f in fns.items()}
+    best = dict.fromkeys(fns, float("inf"))
+    for _ in range(repeat):
+        for k, f in fns.items():
+            n = numbers[k]
+            t0 = time.perf_counter()
+            for _ in range(n):
+                f()
+            best[k] = min(best[k], (time.perf_counter() - t0) / n)
+    return best
+
+
+def run(sizes=("small", "large"), dtypes=("float64", "float32"), names=None,
+        threads=(None,), peers=False, repeat=5, progress=None):
+    """Time every case; return a list of result dicts."""
+    import fastloss as fl
+
+    rows = []
+    todo = [(c, dt, nt) for c in cases(sizes, names) for dt in dtypes for nt in threads]
+    for i, ((size, loss, params, shape), dt, nt) in enumerate(todo):
+        y, p = draw(loss, params, shape, np.dtype(dt), seed=0)
+        impls = implementations(loss, params, peers)
+        if progress:
+            progress(f"[{i + 1}/{len(todo)}] {loss.name} {dt} {shape}"
+                     + (f" threads={nt}" if nt else ""))
+        with fl.threads(nt):
+            secs = time_impls({k: (lambda f=f: f(y, p)) for k, f in impls.items()}, repeat)
+        rows.append({
+            "loss": loss.name, "params": params, "size": size, "shape": list(shape),
+            "dtype": dt, "threads": nt or fl.get_num_threads(), "seconds": secs,
+            "speedup_vs_numpy": secs["numpy"] / secs["fastloss"],
+        })
+    return rows
+
+
+def _fmt_time(s):
+    if s >= 1e-3:
+        return f"{s * 1e3:8.2f} ms"
+    return f"{s * 1e6:8.2f} us"
+
+
+def format_table(rows):
+    """A Markdown table: times per implementation and speedup vs NumPy."""
+    impls = []
+    for r in rows:
+        impls += [k for k in r["seconds"] if k not in impls]
+    head = ["loss", "dtype", "shape", "thr"] + impls + ["vs numpy"]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for r in rows:
+        cells = [r["loss"] + ("" if not r["params"] else
+                              " (" + ", ".join(f"{k}={v}" for k, v in r["params"].items()) + ")"),
+                 r["dtype"], "x".join(map(str, r["shape"])), str(r["threads"])]
+        cells += [_fmt_time(r["seconds"][k]) if k in r["seconds"] else "" for k in impls]
+        cells.append(f"{r['speedup_vs_numpy']:.1f}x")
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def machine():
+    """A one-line description of where the numbers were taken."""
+    import fastloss as fl
+
+    cpu = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    cpu = line.split(":", 1)[1].strip()
+                    break
+    except OSError:
+        pass
+    info = fl.build_info()
+    import os
+
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    return (f"{cpu}, {cores} cores, Python {platform.python_version()}, "
+            f"NumPy {np.__version__}, fastloss {info['version']} "
+            f"(ISA {info['isa']}, OpenMP {'on' if info['openmp'] else 'off'})")
+
+
+def write_json(rows, path):
+    with open(path, "w") as f:
+        json.dump({"machine": machine(), "results": rows}, f, indent=1)
+
+
+def write_png(rows, path):
+    """Bar chart of speedups vs NumPy (needs matplotlib)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    labels = [f"{r['loss']} {r['dtype']} {'x'.join(map(str, r['shape']))} t{r['threads']}"
+              for r in rows]
+    fig, ax = plt.subplots(figsize=(9, 0.28 * len(rows) + 1.5))
+    impls = [k for k in rows[0]["seconds"] if k != "numpy"]
+    h = 0.8 / len(impls)
+    for j, k in enumerate(impls):
+        vals = [r["seconds"]["numpy"] / r["seconds"][k] if k in r["seconds"] else 0 for r in rows]
+        ax.barh(np.arange(len(rows)) + j * h, vals, height=h, label=k)
+    ax.set_yticks(np.arange(len(rows)) + 0.4 - h / 2, labels, fontsize=7)
+    ax.axvline(1, color="k", lw=0.8)
+    ax.set_xscale("log")
+    ax.set_xlabel("speedup over the NumPy reference (value + gradient)")
+    ax.invert_yaxis()
+    ax.legend(fontsize=8)
+    ax.set_title(machine(), fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+
+
+def main(argv=None):
+    import argparse
+
+    ap = argparse.ArgumentParser(
+        prog="python -m fastloss bench",
+        description="Time fastloss against its NumPy reference, loss by loss "
+                    "(value + gradient, reduction='mean').")
+    ap.add_argument("--sizes", default="small,large",
+                    help="comma list of: small (16), large (4M / 262144x16), wide (4096x1000)")
+    ap.add_argument("--dtypes", default="float64,float32")
+    ap.add_argument("--loss", action="append", help="only this loss (repeatable)")
+    ap.add_argument("--threads", default="1",
+                    help="comma list of thread counts, e.g. 1,2 (default 1)")
+    ap.add_argument("--peers", action="store_true",
+                    help="also time scikit-learn, PyTorch and JAX where installed")
+    ap.add_argument("--repeat", type=int, default=5, help="timing rounds (best kept)")
+    ap.add_argument("--json", metavar="PATH", help="write the results as JSON")
+    ap.add_argument("--png", metavar="PATH", help="write a speedup chart (needs matplotlib)")
+    ap.add_argument("--quiet", action="store_true", help="no progress lines")
+    args = ap.parse_args(argv)
+
+    sizes = [s for s in args.sizes.split(",") if s]
+    for s in sizes:
+        if s not in SIZES:
+            ap.error(f"unknown size {s!r}; choose from {', '.join(SIZES)}")
+    names = [_registry.get(n).name for n in args.loss] if args.loss else None
+    threads = [int(t) for t in args.threads.split(",")]
+
+    def progress(msg):
+        print(msg, file=sys.stderr, flush=True)
+
+    print(f"# fastloss bench: {machine()}", flush=True)
+    rows = run(sizes, args.dtypes.split(","), names, threads, args.peers, args.repeat,
+               None if args.quiet else progress)
+    print(format_table(rows))
+    large = [r["speedup_vs_numpy"] for r in rows if r["size"] != "small"]
+    if large:
+        gm = float(np.exp(np.mean(np.log(large))))
+        print(f"\ngeometric-mean speedup vs NumPy on large inputs: {gm:.1f}x")
+    if args.json:
+        write_json(rows, args.json)
+        print(f"wrote {args.json}")
+    if args.png:
+        write_png(rows, args.png)
+        print(f"wrote {args.png}")
+    return 0
