@@ -8,6 +8,7 @@ neighbour slows both sides alike.
 """
 
 import json
+import os
 import platform
 import sys
 import time
@@ -39,6 +40,15 @@ def cases(sizes=("small", "large"), names=None, all_examples=False):
     return out
 
 
+#: Extra peer providers, f(loss, params) -> {name: f(y, p)}; benchmarks/compare.py
+#: adds the hand-written C loops here.
+EXTRA_PEERS = []
+
+
+class NotApplicable(Exception):
+    """Raised by a peer that has no version of this case (e.g. this dtype)."""
+
+
 def implementations(loss, params, peers=False):
     """name -> f(y_true, y_pred) computing (loss, grad) with reduction='mean'."""
     impls = {
@@ -49,7 +59,21 @@ def implementations(loss, params, peers=False):
         from fastloss import _peers
 
         impls.update(_peers.for_loss(loss, params))
+        for provider in EXTRA_PEERS:
+            impls.update(provider(loss, params))
     return impls
+
+
+def applicable(impls, y, p):
+    """The implementations that accept these inputs (one trial call each)."""
+    out = {}
+    for k, f in impls.items():
+        try:
+            f(y, p)
+        except NotApplicable:
+            continue
+        out[k] = f
+    return out
 
 
 def _calibrate(fn, target=0.02):
@@ -88,7 +112,7 @@ def run(sizes=("small", "large"), dtypes=("float64", "float32"), names=None,
     todo = [(c, dt, nt) for c in cases(sizes, names) for dt in dtypes for nt in threads]
     for i, ((size, loss, params, shape), dt, nt) in enumerate(todo):
         y, p = draw(loss, params, shape, np.dtype(dt), seed=0)
-        impls = implementations(loss, params, peers)
+        impls = applicable(implementations(loss, params, peers), y, p)
         if progress:
             progress(f"[{i + 1}/{len(todo)}] {loss.name} {dt} {shape}"
                      + (f" threads={nt}" if nt else ""))
@@ -139,8 +163,6 @@ def machine():
     except OSError:
         pass
     info = fl.build_info()
-    import os
-
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
     return (f"{cpu}, {cores} cores, Python {platform.python_version()}, "
             f"NumPy {np.__version__}, fastloss {info['version']} "

@@ -11,7 +11,15 @@ import importlib
 import os
 import warnings
 
-from fastloss._kernels import _cpu
+try:
+    from fastloss._kernels import _cpu
+except ImportError as exc:  # pragma: no cover - depends on how it was run
+    raise ImportError(
+        "fastloss's compiled kernels are missing. Install the package "
+        "(python -m pip install .) and run Python outside the source tree: "
+        "'python -m ...' from the repository root imports the uncompiled "
+        "sources in ./fastloss instead of the installed package."
+    ) from exc
 
 ORDER = ("baseline", "avx2", "avx512")
 HAVE_OPENMP = _cpu.HAVE_OPENMP

@@ -1,0 +1,42 @@
+"""The benchmark comparison: `python benchmarks/compare.py [options]`.
+
+The same as `python -m fastloss bench`, plus the hand-written fused C loops of
+benchmarks/handwritten as a peer (with --peers, where a C compiler exists).
+Run as a script it imports the *installed* fastloss even from the repository
+root (a script's folder, not the current one, goes on sys.path).
+"""
+
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).parent))
+
+from fastloss import _bench  # noqa: E402
+from handwritten import build  # noqa: E402
+
+_KINDS = {
+    ("mean_squared_error", ()): "mse",
+    ("binary_crossentropy", (("from_logits", True),)): "bce_logits",
+    ("sparse_categorical_crossentropy", (("from_logits", True),)): "softmax_ce",
+}
+
+
+def handwritten_peer(loss, params):
+    """{'handC': f} for the cases fused.c implements (float64 only)."""
+    kind = _KINDS.get((loss.name, tuple(sorted(params.items()))))
+    lib = build.load() if kind else None
+    if lib is None:
+        return {}
+    run = build.wrap(lib, kind)
+
+    def guarded(y, p):
+        if p.dtype != "float64":
+            raise _bench.NotApplicable("float64 only")
+        return run(y, p)
+
+    return {"handC": guarded}
+
+
+if __name__ == "__main__":
+    _bench.EXTRA_PEERS.append(handwritten_peer)
+    sys.exit(_bench.main())
