@@ -29,11 +29,28 @@ from fastloss._regression import (  # noqa: E402
     quantile,
 )
 
+from fastloss._classification import (  # noqa: E402
+    binary_crossentropy,
+    binary_focal_crossentropy,
+    categorical_crossentropy,
+    categorical_focal_crossentropy,
+    categorical_hinge,
+    hinge,
+    kl_divergence,
+    sparse_categorical_crossentropy,
+    squared_hinge,
+)
+
 mse = mean_squared_error
 mae = mean_absolute_error
 msle = mean_squared_log_error
 logcosh = log_cosh
 pinball = quantile
+bce = log_loss = binary_crossentropy
+cce = categorical_crossentropy
+scce = sparse_categorical_crossentropy
+kld = kullback_leibler_divergence = kl_divergence
+focal = binary_focal_crossentropy
 
 
 def build_info():

@@ -186,17 +186,13 @@ class ElementwiseLoss(Loss):
         if self._check is not None:
             self._check(y, p, prm)
         w, k, total = V.weights(sample_weight, shape, dtype, reduction)
-        name, kparams = self._kernel(prm)
-        K = _dispatch.kernels("_elementwise")
-        n = p.size
         mode = {"loss": MODE_LOSS, "grad_hess": MODE_GRAD_HESS}.get(want, MODE_LOSS_GRAD)
         lo = np.empty(shape, dtype) if reduction == "none" and mode != MODE_GRAD_HESS else None
         g = np.empty(shape, dtype) if mode != MODE_LOSS else None
         h = np.empty(shape, dtype) if mode == MODE_GRAD_HESS else None
         mean = reduction == "mean"
         gscale = 1.0 / total if mean and total > 0 else 1.0
-        s = K.run(K.KERNEL_IDS[name], mode, y, p, w, k, kparams, lo, g, h, gscale,
-                  _config.threads_for(n))
+        s = self._run(prm, shape, mode, y, p, w, k, lo, g, h, gscale)
         if want == "grad_hess":
             return g, h
         if lo is not None:
@@ -206,3 +202,179 @@ class ElementwiseLoss(Loss):
         else:
             value = dtype.type(s)
         return value, g
+
+    def _run(self, prm, shape, mode, y, p, w, k, lo, g, h, gscale):
+        """Run the compiled loop over the contiguous buffers; returns the loss
+        sum (a hook: subclasses may route some parameters to another loop)."""
+        name, kparams = self._kernel(prm)
+        K = _dispatch.kernels("_elementwise")
+        return K.run(K.KERNEL_IDS[name], mode, y, p, w, k, kparams, lo, g, h, gscale,
+                     _config.threads_for(p.size))
+
+
+class RowwiseLoss(Loss):
+    """A loss of one row of C class scores: y_pred of shape (..., C).
+
+    Dense targets y_true have y_pred's shape (one-hot or probability rows);
+    `reduction="none"` returns one loss per row, shape y_pred.shape[:-1], and
+    sample_weight holds one weight per row.  `kernel(prm, C)` returns (kernel
+    name, tuple of float parameters) for the compiled row-wise kernel
+    (fastloss/_kernels/_rowwise.pyx.tp); `check(y, p, prm)` validates the
+    values on the contiguous arrays (y is None for integer labels).
+    """
+
+    kind = "rowwise"
+    #: True for losses of integer class labels (SparseRowwiseLoss).
+    sparse = False
+
+    def __init__(self, name, *, kernel, check=None, shared_loop=False, **kw):
+        super().__init__(name, **kw)
+        self._kernel = kernel
+        self._check = check
+        # shared_loop: loss-only calls run the loss-and-gradient loop into a
+        # scratch gradient, so loss() is bitwise loss_grad()[0] even where GCC
+        # vectorises the two loops differently (see SharedLoopLoss).
+        self._shared_loop = shared_loop
+
+    def _targets(self, y_true, yp):
+        """(contiguous targets or None, contiguous labels or None, dtype)."""
+        yt = V.as_numeric(y_true, "y_true")
+        V.check_same_shape(yt, yp)
+        dtype = V.float_dtype(yt, yp)
+        return V.contiguous(yt, dtype), None, dtype
+
+    def _evaluate(self, want, y_true, y_pred, sample_weight, reduction, kwargs):
+        reduction = V.check_reduction(reduction)
+        prm = self._parse(kwargs)
+        yp = V.as_numeric(y_pred, "y_pred")
+        if yp.ndim == 0 or yp.shape[-1] == 0:
+            raise ValueError(
+                f"y_pred must have a last axis of class scores, shape (n, C) with C >= 1; "
+                f"got shape {yp.shape}")
+        n_classes = yp.shape[-1]
+        units = yp.shape[:-1]
+        y, lab, dtype = self._targets(y_true, yp)
+        p = V.contiguous(yp, dtype)
+        cw = prm.get("class_weight")
+        if cw is not None:
+            if cw.shape != (n_classes,):
+                raise ValueError(
+                    f"class_weight must hold one weight per class, shape ({n_classes},) "
+                    f"for y_pred with {n_classes} classes; got shape {cw.shape}")
+            cw = np.ascontiguousarray(cw, dtype=dtype)
+        if self._check is not None:
+            self._check(y, p, prm)
+        w, k, _ = V.weights(sample_weight, units, dtype, reduction)
+        n = p.size // n_classes
+        if w is not None and k > 0:  # one weight per k rows (or a scalar: k == n)
+            w = np.repeat(w, k)
+        name, kparams = self._kernel(prm, n_classes)
+        K = _dispatch.kernels("_rowwise")
+        mode = {"loss": MODE_LOSS, "grad_hess": MODE_GRAD_HESS}.get(want, MODE_LOSS_GRAD)
+        lo = np.empty(units, dtype) if reduction == "none" and mode != MODE_GRAD_HESS else None
+        if mode == MODE_LOSS and self._shared_loop:
+            mode = MODE_LOSS_GRAD
+        g = np.empty(yp.shape, dtype) if mode != MODE_LOSS else None
+        h = np.empty(yp.shape, dtype) if mode == MODE_GRAD_HESS else None
+        mean = reduction == "mean"
+        s, den = K.run(K.KERNEL_IDS[name], mode, y, lab, p, n_classes, w, cw, kparams,
+                       prm.get("ignore_index"),
+                       None if lo is None else lo.reshape(-1),
+                       None if g is None else g.reshape(-1),
+                       None if h is None else h.reshape(-1),
+                       mean, _config.threads_for(p.size))
+        if want == "grad_hess":
+            return g, h
+        if lo is not None:
+            value = lo
+        elif mean:
+            value = dtype.type(s / den if den > 0 else np.nan)
+        else:
+            value = dtype.type(s)
+        return value, g
+
+
+class SparseRowwiseLoss(RowwiseLoss):
+    """A row-wise loss of integer class labels: y_true of shape y_pred.shape[:-1]
+    (or with a trailing axis of length 1, as Keras allows), values in [0, C).
+
+    Integer and boolean labels are taken as they are; float labels must be
+    integral.  The kernel checks every label before it reads a score.
+    """
+
+    sparse = True
+
+    def _targets(self, y_true, yp):
+        a = V.as_numeric(y_true, "y_true")
+        units = yp.shape[:-1]
+        if a.shape != units:
+            if a.shape == units + (1,):
+                a = a.reshape(units)
+            else:
+                raise ValueError(
+                    f"y_true must hold one integer class label per row of y_pred, shape "
+                    f"{units} for y_pred of shape {yp.shape}; got shape {a.shape}"
+                    + (" (for one-hot or probability targets use "
+                       "categorical_crossentropy)" if a.shape == yp.shape else ""))
+        if a.dtype.kind == "u" and a.size and a.max() > np.iinfo(np.intp).max:
+            # a cast would wrap huge labels onto negative ones (e.g. ignore_index)
+            raise ValueError(
+                f"y_true holds class label {a.max()!r}, outside [0, {yp.shape[-1]}) "
+                f"for y_pred with {yp.shape[-1]} classes")
+        if a.dtype.kind == "f":
+            with np.errstate(invalid="ignore"):
+                ai = a.astype(np.intp)
+            bad = ai != a
+            if np.any(bad):
+                raise ValueError(
+                    "y_true must hold integer class labels; found the non-integer value "
+                    f"{a[bad].flat[0]!r} (round or cast the labels to int first)")
+            a = ai
+        lab = np.ascontiguousarray(a, dtype=np.intp).reshape(-1)
+        return None, lab, V.float_dtype(yp)
+
+
+class ColumnParamLoss(ElementwiseLoss):
+    """An element-wise loss one of whose parameters may also be a 1-d array
+    with one value per column (the last axis of y_pred), like torch's
+    `pos_weight` for binary_cross_entropy_with_logits.
+
+    `column_param` names that parameter; when it is an array the loop of
+    fastloss._kernels._rowwise.run_cols runs instead of the element-wise one,
+    with the scalar kernel's parameter tuple (the column parameter's slot
+    ignored).
+    """
+
+    def __init__(self, name, *, column_param, **kw):
+        super().__init__(name, **kw)
+        self._column_param = column_param
+
+    def _run(self, prm, shape, mode, y, p, w, k, lo, g, h, gscale):
+        cp = prm[self._column_param]
+        if not isinstance(cp, np.ndarray):
+            return super()._run(prm, shape, mode, y, p, w, k, lo, g, h, gscale)
+        if len(shape) == 0 or shape[-1] != cp.size:
+            raise ValueError(
+                f"{self._column_param} with {cp.size} values needs y_pred with {cp.size} "
+                f"columns (last axis); got y_pred of shape {shape} (pass a scalar to "
+                "apply one value everywhere)")
+        name, kparams = self._kernel(dict(prm, **{self._column_param: 1.0}))
+        K = _dispatch.kernels("_rowwise")
+        cp = np.ascontiguousarray(cp, dtype=p.dtype)
+        return K.run_cols(K.COL_KERNEL_IDS[name], mode, y, p, cp, w, k, kparams, lo, g, h,
+                          gscale, _config.threads_for(p.size))
+
+
+class SharedLoopLoss(ElementwiseLoss):
+    """An element-wise loss whose loss-only calls run the loss-and-gradient loop
+    (into a scratch gradient), so that `loss(...)` is bitwise `loss_grad(...)[0]`.
+
+    For point functions whose loss shares subexpressions with the gradient:
+    GCC vectorises the two loops differently on AVX2/AVX-512 and the loss can
+    differ in the last bit between them (seen for the focal loss on logits).
+    """
+
+    def _run(self, prm, shape, mode, y, p, w, k, lo, g, h, gscale):
+        if mode == MODE_LOSS:
+            mode, g = MODE_LOSS_GRAD, np.empty(p.shape, p.dtype)
+        return super()._run(prm, shape, mode, y, p, w, k, lo, g, h, gscale)

@@ -116,3 +116,167 @@ cdef inline void msle_point(floating y, floating p, const double* prm,
     l[0] = r * r
     g[0] = <floating>2 * r / q
     h[0] = <floating>2 * (<floating>1 - r) / (q * q)
+
+
+# --- binary classification ---------------------------------------------------------
+#
+# Labels t in [0, 1] (hinge: +-1 after conversion), logits x or probabilities p.
+# Products t * log(...) are written as selects `t != 0 ? t * a : 0` (xlogy), so
+# an infinite log term times a zero weight gives 0, not NaN: that is what makes
+# +-inf logits and probabilities of exactly 0 or 1 give the exact limits.
+
+
+
+cdef inline void _logistic(floating x, floating* s, floating* sn, floating* spx,
+                           floating* spn) noexcept nogil:
+    # sigmoid(x), sigmoid(-x), softplus(x), softplus(-x) from one exp and one
+    # log1p of e = exp(-|x|) <= 1: nothing overflows, both tails keep full
+    # relative accuracy (softplus(x) = max(x, 0) + log1p(e), Maechler 2012),
+    # +-inf give the exact limits and NaN propagates.
+    cdef floating e = f_exp(-f_abs(x))
+    cdef floating lp = f_log1p(e)
+    cdef floating r = <floating>1 / (<floating>1 + e)
+    cdef bint nonneg = x >= 0
+    s[0] = r if nonneg else e * r
+    sn[0] = e * r if nonneg else r
+    spx[0] = (x if x > 0 else <floating>0) + lp
+    spn[0] = (-x if x < 0 else <floating>0) + lp
+
+
+cdef inline void bce_logit_point(floating y, floating x, const double* prm,
+                                 floating* l, floating* g, floating* h) noexcept nogil:
+    # prm = (label_smoothing, pos_weight).  t = y (1 - ls) + ls / 2 (Keras).
+    #   l = pw t softplus(-x) + (1 - t) softplus(x)      (= -pw t log s - (1-t) log(1-s))
+    #   g = (1 - t) s - pw t (1 - s),  s = sigmoid(x)   (1 - s = sigmoid(-x), exact tails)
+    #   h = ((1 - t) + pw t) s (1 - s)
+    # torch.nn.functional.binary_cross_entropy_with_logits(x, t, pos_weight=pw),
+    # except that x = +-inf gives the exact limits where torch gives NaN.
+    bce_logit_core(y, x, <floating>prm[0], <floating>prm[1], l, g, h)
+
+
+cdef inline void bce_logit_core(floating y, floating x, floating ls, floating pw,
+                                floating* l, floating* g, floating* h) noexcept nogil:
+    # bce_logit_point with its parameters as arguments (per-column pos_weight
+    # loops in _rowwise.pyx.tp call it directly).
+    cdef floating t = y * (<floating>1 - ls) + <floating>0.5 * ls
+    cdef floating a = pw * t
+    cdef floating b = <floating>1 - t
+    cdef floating s, sn, spx, spn
+    _logistic(x, &s, &sn, &spx, &spn)
+    l[0] = (a * spn if a != 0 else <floating>0) + (b * spx if b != 0 else <floating>0)
+    g[0] = b * s - a * sn
+    h[0] = (b + a) * (s * sn)
+
+
+cdef inline void bce_prob_point(floating y, floating p, const double* prm,
+                                floating* l, floating* g, floating* h) noexcept nogil:
+    # prm = (label_smoothing, pos_weight, eps).  Probabilities p in [0, 1] are
+    # clipped to c = clip(p, eps, 1 - eps) (Keras, epsilon=1e-7), so p = 0 or 1
+    # gives a finite loss; the gradient is 0 where the clip is active.
+    #   l = -(pw t log c + (1 - t) log(1 - c))
+    #   g = -pw t / c + (1 - t) / (1 - c);  h = pw t / c^2 + (1 - t) / (1 - c)^2
+    bce_prob_core(y, p, <floating>prm[0], <floating>prm[1], <floating>prm[2], l, g, h)
+
+
+cdef inline void bce_prob_core(floating y, floating p, floating ls, floating pw, floating eps,
+                               floating* l, floating* g, floating* h) noexcept nogil:
+    cdef floating t = y * (<floating>1 - ls) + <floating>0.5 * ls
+    cdef floating a = pw * t
+    cdef floating b = <floating>1 - t
+    cdef floating c = f_clip(p, eps, <floating>1 - eps)
+    cdef floating cn = <floating>1 - c
+    cdef bint inside = (p > eps) & (p < <floating>1 - eps)
+    cdef floating ga = a / c if a != 0 else <floating>0
+    cdef floating gb = b / cn if b != 0 else <floating>0
+    l[0] = -((a * f_log(c) if a != 0 else <floating>0)
+             + (b * f_log1p(-c) if b != 0 else <floating>0))
+    g[0] = (gb - ga) if inside else (p - p) * 0
+    h[0] = (ga / c + gb / cn) if inside else (p - p) * 0
+
+
+cdef inline floating _hinge_label(floating y, const double* prm) noexcept nogil:
+    # prm[0] = 1: labels are {0, 1}, converted to 2y - 1 (Keras); else +-1 as given.
+    return (<floating>2 * y - <floating>1) if prm[0] != 0 else y
+
+
+cdef inline void hinge_point(floating y, floating p, const double* prm,
+                             floating* l, floating* g, floating* h) noexcept nogil:
+    # prm = (convert01,).  u = 1 - t p with t = +-1:
+    #   l = max(0, u);  g = -t where u > 0, else 0;  no hessian.
+    cdef floating t = _hinge_label(y, prm)
+    cdef floating u = <floating>1 - t * p
+    l[0] = u if u > 0 else u * 0
+    g[0] = -t if u > 0 else u * 0
+    h[0] = <floating>0
+
+
+cdef inline void squared_hinge_point(floating y, floating p, const double* prm,
+                                     floating* l, floating* g, floating* h) noexcept nogil:
+    # prm = (convert01,).  u = 1 - t p:  l = max(0, u)^2;  g = -2 t max(0, u);
+    # h = 2 t^2 where u > 0.
+    cdef floating t = _hinge_label(y, prm)
+    cdef floating u = <floating>1 - t * p
+    cdef floating m = u if u > 0 else u * 0
+    l[0] = m * m
+    g[0] = <floating>-2 * t * m
+    h[0] = <floating>2 * t * t if u > 0 else u * 0
+
+
+cdef inline floating _powq(floating q, floating a) noexcept nogil:
+    # q^a for q >= 0 as exp(a log q), with q^0 = 1 (also for q = 0) and 0^a = 0
+    # for a > 0 (log 0 = -inf, exp(-inf) = 0), 0^a = inf for a < 0.
+    return f_exp(a * f_log(q)) if a != 0 else <floating>1
+
+
+cdef inline void focal_logit_point(floating y, floating x, const double* prm,
+                                   floating* l, floating* g, floating* h) noexcept nogil:
+    # prm = (gamma, alpha, use_alpha).  torchvision.ops.sigmoid_focal_loss:
+    #   ce = t softplus(-x) + (1 - t) softplus(x)
+    #   q = 1 - p_t = t sigmoid(-x) + (1 - t) sigmoid(x)   (from the logit: exact
+    #       where p_t rounds to 1, so (1 - p_t)^gamma keeps full relative accuracy)
+    #   l = a_t q^gamma ce,  a_t = alpha t + (1 - alpha)(1 - t)  (or 1)
+    #   g = a_t q^gamma [gamma (1 - 2t) r ce + (s - t)],  r = s (1 - s) / q <= 1
+    # (q^(gamma-1) s (1-s) = q^gamma r has no singularity at q = 0).  r ce is
+    # taken as 0 where r == 0 (|x| huge or infinite), its limit.
+    cdef floating gam = <floating>prm[0]
+    cdef floating al = <floating>prm[1]
+    cdef floating at = (al * y + (<floating>1 - al) * (<floating>1 - y)) if prm[2] != 0 else <floating>1
+    cdef floating b = <floating>1 - y
+    cdef floating s, sn, spx, spn
+    _logistic(x, &s, &sn, &spx, &spn)
+    cdef floating ce = (y * spn if y != 0 else <floating>0) + (b * spx if b != 0 else <floating>0)
+    cdef floating q = y * sn + b * s
+    cdef floating qg = _powq(q, gam)
+    cdef floating r = (s * sn) / q if q > 0 else q * 0
+    cdef floating rce = gam * (<floating>1 - <floating>2 * y) * r * ce if r != 0 else r * 0
+    l[0] = at * qg * ce
+    g[0] = at * qg * (rce + (s - y))
+    h[0] = <floating>0
+
+
+cdef inline void focal_prob_point(floating y, floating p, const double* prm,
+                                  floating* l, floating* g, floating* h) noexcept nogil:
+    # prm = (gamma, alpha, use_alpha, eps).  Keras binary_focal_crossentropy:
+    #   bce = -(t log c + (1 - t) log(1 - c)),  c = clip(p, eps, 1 - eps)
+    #   q = 1 - p_t = t (1 - p) + (1 - t) p     (unclipped p, as Keras)
+    #   l = a_t q^gamma bce
+    #   g = a_t [gamma q^(gamma-1) (1 - 2t) bce + q^gamma dbce/dp]
+    # with dbce/dp = (c - t) / (c (1 - c)) where the clip is inactive, else 0.
+    cdef floating gam = <floating>prm[0]
+    cdef floating al = <floating>prm[1]
+    cdef floating eps = <floating>prm[3]
+    cdef floating at = (al * y + (<floating>1 - al) * (<floating>1 - y)) if prm[2] != 0 else <floating>1
+    cdef floating b = <floating>1 - y
+    cdef floating c = f_clip(p, eps, <floating>1 - eps)
+    cdef floating cn = <floating>1 - c
+    cdef bint inside = (p > eps) & (p < <floating>1 - eps)
+    cdef floating bce = -((y * f_log(c) if y != 0 else <floating>0)
+                          + (b * f_log1p(-c) if b != 0 else <floating>0))
+    cdef floating dbce = ((b / cn if b != 0 else <floating>0)
+                          - (y / c if y != 0 else <floating>0)) if inside else (p - p) * 0
+    cdef floating q = y * (<floating>1 - p) + b * p
+    cdef floating qg = _powq(q, gam)
+    cdef floating d1 = gam * _powq(q, gam - <floating>1) * (<floating>1 - <floating>2 * y) * bce
+    l[0] = at * qg * bce
+    g[0] = at * ((d1 if gam != 0 else <floating>0) + qg * dbce)
+    h[0] = <floating>0

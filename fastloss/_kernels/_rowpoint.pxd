@@ -1,0 +1,452 @@
+# Row functions of the row-wise (categorical) losses.
+#
+# Each `<kernel>_row(y, lab, x, C, cw, prm, ws, g, h, mode)` handles ONE row of
+# C classes and returns its loss l (before the sample weight):
+#   y    dense targets of the row (NULL for the sparse kernels), lab the label
+#   x    the row of y_pred (logits, probabilities or log-probabilities)
+#   cw   class weights (C values) or NULL (all 1)
+#   prm  the kernel's double parameters, in the order the registry passes them
+#   ws   sample weight * gradient scale: g = ws * dl/dx, h = ws * d2l/dx2
+#   mode 0: loss only (g, h unused); 1: loss and g; 2: g and h.
+# `mode` is a literal at every call site, so after inlining only the work a
+# mode needs is compiled.  The gradient row doubles as scratch (exp(x - max)
+# is stored there, then turned into the gradient in place), so no kernel
+# allocates.  Reductions over a row use eight interleaved accumulators, which
+# GCC vectorises without reassociating anything (see _reduce.pxd).
+#
+# Targets times logs are selects `t != 0 ? t * log(..) : 0` (xlogy): a masked
+# class (logit -inf, log-probability -inf) with zero target weight adds 0,
+# not NaN.  NaN anywhere in a row makes that row's loss and gradient NaN.
+
+from libc.math cimport INFINITY
+from cython cimport floating
+from fastloss._kernels._numerics cimport f_clip, f_exp, f_expm1, f_log, f_log1p
+
+
+# --- row reductions ------------------------------------------------------------------
+
+cdef inline floating row_max(const floating* x, Py_ssize_t C) noexcept nogil:
+    # max over the row; NaN is skipped here (it still reaches the loss through
+    # exp(x - max)).  -inf for an all -inf row.
+    cdef floating acc[8]
+    cdef floating v
+    cdef Py_ssize_t j, u, c8 = C - C % 8
+    for u in range(8):
+        acc[u] = <floating>-INFINITY
+    for j in range(0, c8, 8):
+        for u in range(8):
+            v = x[j + u]
+            acc[u] = v if v > acc[u] else acc[u]
+    for j in range(c8, C):
+        v = x[j]
+        acc[j - c8] = v if v > acc[j - c8] else acc[j - c8]
+    for u in range(4):
+        acc[u] = acc[u + 4] if acc[u + 4] > acc[u] else acc[u]
+    acc[0] = acc[2] if acc[2] > acc[0] else acc[0]
+    acc[1] = acc[3] if acc[3] > acc[1] else acc[1]
+    return acc[1] if acc[1] > acc[0] else acc[0]
+
+
+cdef inline floating row_sum(const floating* x, Py_ssize_t C) noexcept nogil:
+    cdef floating acc[8]
+    cdef Py_ssize_t j, u, c8 = C - C % 8
+    for u in range(8):
+        acc[u] = 0
+    for j in range(0, c8, 8):
+        for u in range(8):
+            acc[u] += x[j + u]
+    for j in range(c8, C):
+        acc[j - c8] += x[j]
+    return ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]))
+
+
+cdef inline floating row_sumexp(const floating* x, Py_ssize_t C, floating m) noexcept nogil:
+    # sum_j exp(x_j - m), without storing anything.
+    cdef floating acc[8]
+    cdef Py_ssize_t j, u, c8 = C - C % 8
+    for u in range(8):
+        acc[u] = 0
+    for j in range(0, c8, 8):
+        for u in range(8):
+            acc[u] += f_exp(x[j + u] - m)
+    for j in range(c8, C):
+        acc[j - c8] += f_exp(x[j] - m)
+    return ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]))
+
+
+cdef inline floating row_expstore(const floating* x, Py_ssize_t C, floating m,
+                                  floating* e) noexcept nogil:
+    # e_j = exp(x_j - m) (a pure map: vectorises), then their sum.
+    cdef Py_ssize_t j
+    for j in range(C):
+        e[j] = f_exp(x[j] - m)
+    return row_sum(e, C)
+
+
+cdef inline floating row_wshift(const floating* x, const floating* cw, Py_ssize_t C,
+                                floating m) noexcept nogil:
+    # sum_j cw_j (x_j - m), with cw_j == 0 adding 0 even for x_j = -inf.
+    cdef floating acc[8]
+    cdef floating d
+    cdef Py_ssize_t j, u, c8 = C - C % 8
+    for u in range(8):
+        acc[u] = 0
+    if cw == NULL:
+        for j in range(0, c8, 8):
+            for u in range(8):
+                acc[u] += x[j + u] - m
+        for j in range(c8, C):
+            acc[j - c8] += x[j] - m
+    else:
+        for j in range(0, c8, 8):
+            for u in range(8):
+                d = x[j + u] - m
+                acc[u] += cw[j + u] * d if cw[j + u] != 0 else <floating>0
+        for j in range(c8, C):
+            d = x[j] - m
+            acc[j - c8] += cw[j] * d if cw[j] != 0 else <floating>0
+    return ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]))
+
+
+cdef inline floating _cw(const floating* cw, Py_ssize_t j) noexcept nogil:
+    return cw[j] if cw != NULL else <floating>1
+
+
+cdef inline floating _xlog(floating t, floating v) noexcept nogil:
+    # t * v, 0 when t == 0 (v may be -inf)
+    return t * v if t != 0 else <floating>0
+
+
+# --- softmax cross-entropy -----------------------------------------------------------
+#
+# log p_j = x_j - lse,  lse = m + log(S),  S = sum_j exp(x_j - m),  m = max_j x_j:
+# nothing overflows for any finite logits (|x| = 1e4 included) and a -inf logit
+# gets p = 0 exactly.  With target weights tw_j (class weight x smoothed
+# target) and T = sum_j tw_j:
+#   l = T log S - sum_j tw_j (x_j - m),   dl/dx_j = T p_j - tw_j,
+#   d2l/dx_j^2 = T p_j (1 - p_j).
+
+cdef inline floating scce_logit_row(
+        const floating* y, Py_ssize_t lab, const floating* x, Py_ssize_t C,
+        const floating* cw, const double* prm, floating ws, floating* g, floating* h,
+        int mode) noexcept nogil:
+    # prm = (label_smoothing, sum of class weights).  Target weights as
+    # torch.nn.functional.cross_entropy: tw_j = ls/C cw_j + (1 - ls) cw_y [j == y].
+    cdef floating ls = <floating>prm[0]
+    cdef floating lsc = ls / <floating>C
+    cdef floating wsum = <floating>prm[1]
+    cdef floating cy = _cw(cw, lab)
+    cdef floating ty = (<floating>1 - ls) * cy
+    cdef floating m = row_max(x, C)
+    cdef floating s, t, a, e, sm, b, ts
+    cdef Py_ssize_t j
+    if mode == 0:
+        s = row_sumexp(x, C, m)
+    else:
+        s = row_expstore(x, C, m, g)
+    t = ty + lsc * wsum
+    a = _xlog(ty, x[lab] - m)
+    if ls != 0:
+        a = a + lsc * row_wshift(x, cw, C, m)
+    if mode != 0:
+        ts = ws * t / s
+        b = ws * lsc
+        if mode == 2:
+            for j in range(C):
+                sm = g[j] / s
+                h[j] = ws * t * sm * (<floating>1 - sm)
+        if cw == NULL:
+            for j in range(C):
+                g[j] = ts * g[j] - b
+        else:
+            for j in range(C):
+                g[j] = ts * g[j] - b * cw[j]
+        g[lab] -= ws * ty
+    if mode == 2:
+        return 0
+    return t * f_log(s) - a
+
+
+cdef inline floating cce_logit_row(
+        const floating* y, Py_ssize_t lab, const floating* x, Py_ssize_t C,
+        const floating* cw, const double* prm, floating ws, floating* g, floating* h,
+        int mode) noexcept nogil:
+    # prm = (label_smoothing,).  Dense (one-hot or soft) targets t_j smoothed to
+    # (1 - ls) t_j + ls / C (Keras, torch); tw_j = cw_j * that (torch's
+    # `weight` with probability targets).
+    cdef floating ls = <floating>prm[0]
+    cdef floating lsc = ls / <floating>C
+    cdef floating keep = <floating>1 - ls
+    cdef floating m = row_max(x, C)
+    cdef floating acc_t[8]
+    cdef floating acc_a[8]
+    cdef floating s, t, a, tw, sm, ts
+    cdef Py_ssize_t j, u, c8 = C - C % 8
+    if mode == 0:
+        s = row_sumexp(x, C, m)
+    else:
+        s = row_expstore(x, C, m, g)
+    for u in range(8):
+        acc_t[u] = 0
+        acc_a[u] = 0
+    for j in range(0, c8, 8):
+        for u in range(8):
+            tw = _cw(cw, j + u) * (keep * y[j + u] + lsc)
+            acc_t[u] += tw
+            acc_a[u] += _xlog(tw, x[j + u] - m)
+    for j in range(c8, C):
+        tw = _cw(cw, j) * (keep * y[j] + lsc)
+        acc_t[j - c8] += tw
+        acc_a[j - c8] += _xlog(tw, x[j] - m)
+    t = ((acc_t[0] + acc_t[1]) + (acc_t[2] + acc_t[3])) + ((acc_t[4] + acc_t[5]) + (acc_t[6] + acc_t[7]))
+    a = ((acc_a[0] + acc_a[1]) + (acc_a[2] + acc_a[3])) + ((acc_a[4] + acc_a[5]) + (acc_a[6] + acc_a[7]))
+    if mode != 0:
+        ts = ws * t / s
+        for j in range(C):
+            tw = _cw(cw, j) * (keep * y[j] + lsc)
+            sm = g[j] / s
+            if mode == 2:
+                h[j] = ws * t * sm * (<floating>1 - sm)
+            g[j] = ts * g[j] - ws * tw
+    if mode == 2:
+        return 0
+    return t * f_log(s) - a
+
+
+# --- cross-entropy on probabilities (Keras) ----------------------------------------------
+#
+# As Keras: each row is normalised, q_j = p_j / S with S = sum_j p_j, clipped to
+# c_j = clip(q_j, eps, 1 - eps), and l = -sum_j tw_j log c_j.  With the clip
+# mask k_j = [eps < q_j < 1 - eps] and K = sum_j tw_j k_j:
+#   dl/dp_j = -tw_j k_j / p_j + K / S,   d2l/dp_j^2 = tw_j k_j / p_j^2 - K / S^2.
+
+cdef inline floating _prob_ce_row(
+        const floating* y, Py_ssize_t lab, bint sparse, const floating* x, Py_ssize_t C,
+        const floating* cw, floating ls, floating eps, floating ws, floating* g, floating* h,
+        int mode) noexcept nogil:
+    cdef floating lsc = ls / <floating>C
+    cdef floating keep = <floating>1 - ls
+    cdef floating hi = <floating>1 - eps
+    cdef floating s = row_sum(x, C)
+    # An all-zero row has no distribution: every q_j is taken as 0 (clipped to
+    # eps: a finite loss, zero gradient) instead of 0/0.
+    cdef floating inv = <floating>1 / s if s > 0 else s * 0
+    cdef floating l = 0
+    cdef floating kk = 0
+    cdef floating q, c, tw, ki
+    cdef Py_ssize_t j
+    # The loss loop is the same code in every mode, so loss() and loss_grad()
+    # agree bitwise; the gradient loops follow.
+    for j in range(C):
+        if sparse:
+            tw = lsc * _cw(cw, j) + (keep * _cw(cw, lab) if j == lab else <floating>0)
+        else:
+            tw = _cw(cw, j) * (keep * y[j] + lsc)
+        l -= _xlog(tw, f_log(f_clip(x[j] * inv, eps, hi)))
+    if mode != 0:
+        for j in range(C):
+            if sparse:
+                tw = lsc * _cw(cw, j) + (keep * _cw(cw, lab) if j == lab else <floating>0)
+            else:
+                tw = _cw(cw, j) * (keep * y[j] + lsc)
+            q = x[j] * inv
+            ki = tw if (q > eps) & (q < hi) else q * 0
+            kk += ki
+            g[j] = -(ki / x[j] if ki != 0 else ki)
+        for j in range(C):
+            if mode == 2:
+                # g[j] holds -tw_j k_j / p_j here
+                h[j] = ws * ((-g[j] / x[j] if g[j] != 0 else g[j]) - kk * inv * inv)
+            g[j] = ws * (g[j] + kk * inv)
+    return l
+
+
+cdef inline floating scce_prob_row(
+        const floating* y, Py_ssize_t lab, const floating* x, Py_ssize_t C,
+        const floating* cw, const double* prm, floating ws, floating* g, floating* h,
+        int mode) noexcept nogil:
+    # prm = (label_smoothing, sum of class weights, eps)
+    return _prob_ce_row(y, lab, True, x, C, cw, <floating>prm[0], <floating>prm[2],
+                        ws, g, h, mode)
+
+
+cdef inline floating cce_prob_row(
+        const floating* y, Py_ssize_t lab, const floating* x, Py_ssize_t C,
+        const floating* cw, const double* prm, floating ws, floating* g, floating* h,
+        int mode) noexcept nogil:
+    # prm = (label_smoothing, eps)
+    return _prob_ce_row(y, lab, False, x, C, cw, <floating>prm[0], <floating>prm[1],
+                        ws, g, h, mode)
+
+
+# --- categorical hinge (Keras) -------------------------------------------------------------
+
+cdef inline floating cat_hinge_row(
+        const floating* y, Py_ssize_t lab, const floating* x, Py_ssize_t C,
+        const floating* cw, const double* prm, floating ws, floating* g, floating* h,
+        int mode) noexcept nogil:
+    # keras.losses.categorical_hinge: pos = sum_j y_j x_j,
+    # neg = max_j (1 - y_j) x_j (the true class enters as 0, as in Keras),
+    # l = max(0, 1 + neg - pos);  where l > 0: dl/dx_j = -y_j + (1 - y_k) [j == k],
+    # k the first index attaining neg.  No hessian (piecewise linear).
+    cdef floating pos = 0
+    cdef floating neg = <floating>-INFINITY
+    cdef floating v, u
+    cdef Py_ssize_t j, k = 0
+    for j in range(C):
+        pos += y[j] * x[j]
+        v = (<floating>1 - y[j]) * x[j]
+        if v > neg:
+            neg = v
+            k = j
+    u = <floating>1 + neg - pos
+    if mode != 0:
+        for j in range(C):
+            g[j] = -ws * y[j] if u > 0 else u * 0
+            if mode == 2:
+                h[j] = 0
+        if u > 0:
+            g[k] += ws * (<floating>1 - y[k])
+    return u if u > 0 else u * 0
+
+
+# --- Kullback-Leibler divergence -------------------------------------------------------------
+
+cdef inline floating kld_row(
+        const floating* y, Py_ssize_t lab, const floating* x, Py_ssize_t C,
+        const floating* cw, const double* prm, floating ws, floating* g, floating* h,
+        int mode) noexcept nogil:
+    # prm = (eps,).  l = sum_j t_j (log t_j - log c_j), c_j = max(p_j, eps)
+    # (0 log 0 = 0);  dl/dp_j = -t_j / p_j where p_j > eps (else 0);
+    # d2l/dp_j^2 = t_j / p_j^2 there.
+    cdef floating eps = <floating>prm[0]
+    cdef floating l = 0
+    cdef floating t, c, r
+    cdef Py_ssize_t j
+    for j in range(C):
+        t = y[j]
+        c = eps if x[j] < eps else x[j]  # NaN stays NaN
+        l += _xlog(t, f_log(t) - f_log(c))
+    if mode != 0:
+        for j in range(C):
+            t = y[j]
+            r = (t / x[j] if t != 0 else <floating>0) if x[j] > eps else x[j] * 0
+            g[j] = -ws * r
+            if mode == 2:
+                h[j] = ws * r / x[j] if r != 0 else r
+    return l
+
+
+cdef inline floating kld_log_row(
+        const floating* y, Py_ssize_t lab, const floating* x, Py_ssize_t C,
+        const floating* cw, const double* prm, floating ws, floating* g, floating* h,
+        int mode) noexcept nogil:
+    # torch.nn.functional.kl_div(x, t, log_target=False) summed over the row:
+    # l = sum_j t_j (log t_j - x_j);  dl/dx_j = -t_j;  hessian 0.
+    cdef floating l = 0
+    cdef floating t
+    cdef Py_ssize_t j
+    for j in range(C):
+        t = y[j]
+        l += _xlog(t, f_log(t) - x[j])
+    if mode != 0:
+        for j in range(C):
+            g[j] = -ws * y[j] + x[j] * 0
+            if mode == 2:
+                h[j] = 0
+    return l
+
+
+# --- categorical focal cross-entropy -------------------------------------------------------------
+
+cdef inline floating _powq(floating q, floating a) noexcept nogil:
+    # q^a for q >= 0, with q^0 = 1 (also 0^0)
+    return f_exp(a * f_log(q)) if a != 0 else <floating>1
+
+
+cdef inline floating cfocal_logit_row(
+        const floating* y, Py_ssize_t lab, const floating* x, Py_ssize_t C,
+        const floating* cw, const double* prm, floating ws, floating* g, floating* h,
+        int mode) noexcept nogil:
+    # prm = (gamma, alpha).  f_j = -alpha t_j (1 - p_j)^gamma log p_j, l = sum_j f_j.
+    # Accuracy where p_j rounds to 1: log p_j = (x_j - m) - log1p(rest), rest =
+    # the sum of exp(x_i - m) without one maximal term (so it is not rounded
+    # against 1), and 1 - p_j = -expm1(log p_j).
+    # With u_j = log p_j, q_j = 1 - p_j, r_j = u_j / q_j (-1 in the limit q -> 0):
+    #   D_j = df_j/du_j = -alpha t_j q_j^gamma (1 - gamma p_j r_j)
+    #   dl/dx_k = D_k - p_k sum_j D_j.
+    cdef floating gam = <floating>prm[0]
+    cdef floating al = <floating>prm[1]
+    cdef floating m = row_max(x, C)
+    cdef floating rest = 0
+    cdef floating ties = 0
+    cdef floating l = 0
+    cdef floating dsum = 0
+    cdef floating d, e, lse1, u, q, p, qg, r, dj
+    cdef Py_ssize_t j
+    for j in range(C):
+        d = x[j] - m
+        e = f_exp(d)
+        rest += e if d != 0 else <floating>0
+        ties += <floating>1 if d == 0 else <floating>0
+    lse1 = f_log1p(rest + (ties - <floating>1))
+    for j in range(C):
+        u = (x[j] - m) - lse1
+        l -= al * _xlog(y[j], _powq(-f_expm1(u), gam) * u)
+    if mode != 0:
+        for j in range(C):
+            u = (x[j] - m) - lse1
+            q = -f_expm1(u)
+            qg = _powq(q, gam)
+            p = f_exp(u)
+            r = u / q if q > 0 else <floating>-1
+            dj = -al * y[j] * qg * (<floating>1 - gam * p * r) if y[j] != 0 else <floating>0
+            dsum += dj
+            g[j] = dj
+        for j in range(C):
+            p = f_exp((x[j] - m) - lse1)
+            g[j] = ws * (g[j] - p * dsum)
+            if mode == 2:
+                h[j] = 0
+    return l
+
+
+cdef inline floating cfocal_prob_row(
+        const floating* y, Py_ssize_t lab, const floating* x, Py_ssize_t C,
+        const floating* cw, const double* prm, floating ws, floating* g, floating* h,
+        int mode) noexcept nogil:
+    # prm = (gamma, alpha, eps).  keras.losses.categorical_focal_crossentropy:
+    # q_j = p_j / S, c_j = clip(q_j, eps, 1 - eps),
+    # f_j = -alpha t_j (1 - c_j)^gamma log c_j.  With E_j = df_j/dc_j where the
+    # clip is inactive (else 0):  dl/dp_k = (E_k - sum_j E_j q_j) / S.
+    cdef floating gam = <floating>prm[0]
+    cdef floating al = <floating>prm[1]
+    cdef floating eps = <floating>prm[2]
+    cdef floating hi = <floating>1 - eps
+    cdef floating s = row_sum(x, C)
+    # An all-zero row has no distribution: every q_j is taken as 0 (clipped to
+    # eps: a finite loss, zero gradient) instead of 0/0.
+    cdef floating inv = <floating>1 / s if s > 0 else s * 0
+    cdef floating l = 0
+    cdef floating b = 0
+    cdef floating q, c, lc, qg, ej
+    cdef Py_ssize_t j
+    for j in range(C):
+        c = f_clip(x[j] * inv, eps, hi)
+        l -= al * _xlog(y[j], _powq(<floating>1 - c, gam) * f_log(c))
+    if mode != 0:
+        for j in range(C):
+            q = x[j] * inv
+            c = f_clip(q, eps, hi)
+            lc = f_log(c)
+            qg = _powq(<floating>1 - c, gam)
+            ej = -al * y[j] * (qg / c - (gam * _powq(<floating>1 - c, gam - <floating>1) * lc
+                                         if gam != 0 else <floating>0))
+            ej = ej if (q > eps) & (q < hi) else q * 0
+            b += ej * q
+            g[j] = ej
+        for j in range(C):
+            g[j] = ws * (g[j] - b) * inv
+            if mode == 2:
+                h[j] = 0
+    return l
