@@ -12,6 +12,11 @@ FASTLOSS_OPENMP=0      build without OpenMP (kernels then run on one thread)
 FASTLOSS_ISAS=a,b      ISA levels to build (default: all the platform has)
 FASTLOSS_SANITIZE=1    AddressSanitizer + UBSan build for the test suite
 FASTLOSS_DEBUG=1       -O1 -g, no optimisation-only flags
+FASTLOSS_MACOS_OPENMP=1  macOS: build with OpenMP through Apple clang's
+                       `-Xpreprocessor -fopenmp -lomp`; needs a libomp, found
+                       through CPPFLAGS/LDFLAGS or FASTLOSS_LIBOMP_PREFIX
+                       (e.g. `$(brew --prefix libomp)`).  Without it macOS
+                       builds are single-threaded (Apple clang has no OpenMP).
 """
 
 import os
@@ -43,6 +48,8 @@ def _machine():
     archflags = os.environ.get("ARCHFLAGS", "")
     if "arm64" in archflags and "x86_64" not in archflags:
         return "arm64"
+    if "x86_64" in archflags and "arm64" not in archflags:
+        return "x86_64"
     m = platform.machine().lower()
     return {"amd64": "x86_64", "x64": "x86_64", "aarch64": "arm64"}.get(m, m)
 
@@ -88,9 +95,13 @@ def compile_args(isa):
     if _flag("FASTLOSS_OPENMP", "1") and sys.platform != "darwin":
         args.append("-fopenmp")
         link.append("-fopenmp")
-    elif _flag("FASTLOSS_OPENMP", "1") and os.environ.get("FASTLOSS_MACOS_OPENMP"):
-        # Apple clang: needs libomp from the environment (see README).
+    elif _flag("FASTLOSS_OPENMP", "1") and _flag("FASTLOSS_MACOS_OPENMP"):
+        # Apple clang: needs libomp from the environment (see the docstring).
         args += ["-Xpreprocessor", "-fopenmp"]
+        prefix = os.environ.get("FASTLOSS_LIBOMP_PREFIX")
+        if prefix:
+            args.append(f"-I{prefix}/include")
+            link += [f"-L{prefix}/lib", f"-Wl,-rpath,{prefix}/lib"]
         link.append("-lomp")
     if _flag("FASTLOSS_SANITIZE"):
         san = ["-fsanitize=address,undefined", "-fno-omit-frame-pointer"]
