@@ -27,7 +27,8 @@ SIZES = {
 
 
 def cases(sizes=("small", "large"), names=None, all_examples=False):
-    """(label, loss, params, shape) for every registered loss to time."""
+    """(label, loss, params, shape) for every registered loss to time: its
+    first example keywords (logits for the classification losses), or all."""
     out = []
     for name in names or _registry.available():
         loss = _registry.get(name)

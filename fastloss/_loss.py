@@ -8,6 +8,7 @@ loop shapes (element-wise, row-wise, ...) are subclasses of `Loss`.
 """
 
 import inspect
+from functools import partial
 
 import numpy as np
 
@@ -62,8 +63,17 @@ class Loss:
 
     # -- public calling convention -------------------------------------------------
 
+    #: Tiny-call shortcut f(mode, y_true, y_pred, mean) -> (value, grad) or None,
+    #: set by loop shapes that have one (see ElementwiseLoss).
+    _fast = None
+
     def loss(self, y_true, y_pred, *, sample_weight=None, reduction="mean", **params):
         """The loss; see the object's docstring."""
+        if (self._fast is not None and sample_weight is None and not params
+                and (reduction == "mean" or reduction == "sum")):
+            r = self._fast(MODE_LOSS, y_true, y_pred, reduction == "mean")
+            if r is not None:
+                return r[0]
         return self._evaluate("loss", y_true, y_pred, sample_weight, reduction, params)[0]
 
     __call__ = loss
@@ -71,10 +81,20 @@ class Loss:
     def grad(self, y_true, y_pred, *, sample_weight=None, reduction="mean", **params):
         """Gradient of `loss(...)` (same keywords) with respect to y_pred, shaped
         like y_pred.  With reduction="mean" it carries the 1/sum(w) factor."""
+        if (self._fast is not None and sample_weight is None and not params
+                and (reduction == "mean" or reduction == "sum")):
+            r = self._fast(MODE_LOSS_GRAD, y_true, y_pred, reduction == "mean")
+            if r is not None:
+                return r[1]
         return self._evaluate("grad", y_true, y_pred, sample_weight, reduction, params)[1]
 
     def loss_grad(self, y_true, y_pred, *, sample_weight=None, reduction="mean", **params):
         """(loss, grad) from one fused pass over the data."""
+        if (self._fast is not None and sample_weight is None and not params
+                and (reduction == "mean" or reduction == "sum")):
+            r = self._fast(MODE_LOSS_GRAD, y_true, y_pred, reduction == "mean")
+            if r is not None:
+                return r
         return self._evaluate("loss_grad", y_true, y_pred, sample_weight, reduction, params)
 
     def grad_hess(self, y_true, y_pred, *, sample_weight=None, **params):
@@ -172,6 +192,11 @@ class ElementwiseLoss(Loss):
         super().__init__(name, **kw)
         self._kernel = kernel if callable(kernel) else (lambda prm, _k=kernel: (_k, ()))
         self._check = check
+        if check is None and type(self) is ElementwiseLoss:
+            # Default keywords, no value checks: plain arrays can skip validation.
+            name, kparams = self._kernel(self._parse({}))
+            K = _dispatch.kernels("_elementwise")
+            self._fast = partial(K.fast, K.KERNEL_IDS[name], tuple(kparams))
 
     def _evaluate(self, want, y_true, y_pred, sample_weight, reduction, kwargs):
         reduction = V.check_reduction(reduction)

@@ -365,7 +365,11 @@ def grad_hess(name, y_true, y_pred, *, sample_weight=None, **params):
     """Per-unit (grad, hess) of w_i * l_i, like fastloss's grad_hess."""
     y_true, y_pred = _as_float(y_true, y_pred)
     y_true = y_true.astype(y_pred.dtype) if y_true.dtype.kind in "fb" else y_true
-    _, grad = globals()[name](y_true, y_pred, **params)[:2]
+    out = globals()[name](y_true, y_pred, **params)
+    grad = out[1]
     hess = globals()[name + "_hess"](y_true, y_pred, **params)
     _, w_grad = _unit_weights(sample_weight, grad.shape, grad.shape)
+    if len(out) > 2:  # the loss's own per-unit weights (class weights, ignored rows)
+        unit_w = out[2]
+        w_grad = w_grad * unit_w.reshape(unit_w.shape + (1,) * (grad.ndim - unit_w.ndim))
     return (w_grad * grad).astype(y_pred.dtype), (w_grad * hess).astype(y_pred.dtype)
