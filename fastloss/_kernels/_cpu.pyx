@@ -15,7 +15,23 @@ cdef extern from *:
     static int fl_omp_max_threads(void) { return 1; }
     #endif
 
-    #if (defined(__x86_64__) || defined(__i386__)) && (defined(__GNUC__) || defined(__clang__))
+    #if defined(__APPLE__) && defined(__x86_64__)
+    /* Apple clang lacks libgcc's __cpu_model, and macOS enables AVX-512
+       state lazily (XGETBV under-reports it): ask the kernel instead. */
+    #include <sys/sysctl.h>
+    static int fl_sysctl_flag(const char *name) {
+        int v = 0;
+        size_t len = sizeof(v);
+        return sysctlbyname(name, &v, &len, NULL, 0) == 0 && v != 0;
+    }
+    static int fl_has_avx2(void) {
+        return fl_sysctl_flag("hw.optional.avx2_0") && fl_sysctl_flag("hw.optional.fma");
+    }
+    static int fl_has_avx512(void) {
+        return fl_has_avx2() && fl_sysctl_flag("hw.optional.avx512f")
+            && fl_sysctl_flag("hw.optional.avx512dq") && fl_sysctl_flag("hw.optional.avx512vl");
+    }
+    #elif (defined(__x86_64__) || defined(__i386__)) && (defined(__GNUC__) || defined(__clang__))
     /* libgcc / compiler-rt check the CPUID bits and that the OS saves the
        wider registers (XGETBV). */
     static int fl_has_avx2(void) {
