@@ -106,6 +106,11 @@ class Loss:
                 f"{self.name} has no meaningful hessian (it is zero almost everywhere); "
                 "use .grad, or a smooth loss such as huber or log_cosh for boosting"
             )
+        if "reduction" in params:
+            raise TypeError(
+                f"{self.name}.grad_hess() takes no reduction: it returns per-sample "
+                "derivatives (use .grad for the gradient of a reduced loss)"
+            )
         return self._evaluate("grad_hess", y_true, y_pred, sample_weight, "none", params)
 
     def domain(self, **params):

@@ -23,7 +23,13 @@ def check_reduction(reduction):
 
 def as_numeric(x, name):
     """np.asarray(x) with a check that it holds real numbers (or booleans)."""
-    a = np.asarray(x)
+    try:
+        a = np.asarray(x)
+    except ValueError as e:  # ragged nested lists: NumPy's message names no argument
+        raise ValueError(
+            f"{name} could not be converted to an array (are its rows of unequal "
+            f"length?): {e}"
+        ) from None
     kind = a.dtype.kind
     if kind in "fiub":
         return a
