@@ -103,7 +103,13 @@ def weights(sample_weight, shape, dtype, reduction, n_units=None):
         raise ValueError(
             f"sample_weight must have shape {expected} (or be a scalar); got {sw.shape}"
         )
-    w = contiguous(sw, dtype)
+    with np.errstate(over="ignore"):  # overflow is reported below, by name
+        w = contiguous(sw, dtype)
+    if dtype != sw.dtype and sw.size and not np.isfinite(w).all() and np.isfinite(sw).all():
+        raise ValueError(
+            f"sample_weight has values too large for {dtype} (the dtype of the "
+            "predictions); rescale the weights (only their ratios matter for 'mean')"
+        )
     if w.size and np.min(w) < 0:
         raise ValueError("sample_weight must be non-negative; it has negative entries")
     total = float(np.sum(w, dtype=np.float64)) * (k if k > 0 else 1)

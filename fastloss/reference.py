@@ -334,7 +334,8 @@ def loss_grad(name, y_true, y_pred, *, sample_weight=None, reduction="mean", **p
     """(loss, grad) of loss `name` with the given reduction, like fastloss."""
     y_true, y_pred = _as_float(y_true, y_pred)
     fn = globals()[name]
-    if y_true.dtype.kind in "fb":
+    if y_true.dtype.kind in "fb" or (y_true.dtype.kind in "iu" and not name.startswith("sparse")):
+        # integer targets of non-sparse losses are numbers, not labels
         y_true = y_true.astype(y_pred.dtype, copy=False)
     out = fn(y_true, y_pred, **params)
     loss, grad = out[0], out[1]

@@ -931,3 +931,12 @@ def test_rowwise_beyond_2_to_the_31_elements():
     want = np.full(C, 1.0 / C)
     want[labels[mid]] -= 1
     np.testing.assert_allclose(g[mid], want, rtol=1e-4, atol=1e-9)
+
+
+def test_float64_weights_that_overflow_float32_raise():
+    import fastloss as fl
+
+    y = np.zeros(3, dtype=np.float32)
+    p = np.ones(3, dtype=np.float32)
+    with pytest.raises(ValueError, match="sample_weight"):
+        fl.mse(y, p, sample_weight=np.array([1e39, 1.0, 1.0]))

@@ -32,9 +32,12 @@
  *     the exact two-sum in log1p and the NaN/inf selects rely on strict IEEE
  *     semantics.  -ffp-contract=fast (GCC's default, i.e. FMA contraction) is
  *     fine and was tested, as was -ffp-contract=off.
- *   - -fno-trapping-math and -fno-math-errno are recommended for all code
- *     that uses these functions (and required by the other fastloss
- *     kernels); this header itself vectorises with or without them.
+ *   - GCC needs -fno-trapping-math to vectorise these functions on SSE2 and
+ *     AVX2: under the default -ftrapping-math it sinks the computation of a
+ *     select's arm (e.g. x * 2^54 in log) into a branch and then refuses to
+ *     if-convert it ("control flow in loop").  With AVX-512 (masked
+ *     operations) and with Clang they vectorise either way.  Results do not
+ *     depend on the flag.  -fno-math-errno is harmless (no libm is called).
  *
  * Design and polynomial coefficients are original to fastloss: the
  * coefficients are minimax (Remez exchange, relative or absolute error as
@@ -97,40 +100,57 @@ FL_INLINE float fl_i_asf32(uint32_t u) { float x; memcpy(&x, &u, sizeof x); retu
 
 /*
  * expm1(r) on |r| <= ln2/2 (+ a margin for FMA-rounded n):
- *     expm1(r) ~= r + r^2 * P(r),  P of degree 10 (total degree 12).
+ *     expm1(r) ~= r + r^2 * P(r),  P of degree 10 (total degree 12);
+ * this returns q = r^2 * P(r), the caller adds r (and 1 for exp).
  * P is the minimax fit minimising the RELATIVE error of expm1 on
  * [-0.34658, 0.34658]; error of the fit with the coefficients rounded to
  * double: 2^-59.9 relative (also bounds the relative error of 1 + expm1(r)).
  */
 FL_INLINE double fl_i_expm1_poly(double r)
 {
-    double p = 2.0875332265214729e-09;           /* 0x1.1ee88bb8e0376p-29 */
-    p = p * r + 2.5108969671385254e-08;          /* 0x1.af5e6a9d2a50bp-26 */
-    p = p * r + 2.755740260912351e-07;           /* 0x1.27e53624deb17p-22 */
-    p = p * r + 2.7557244398402003e-06;          /* 0x1.71ddf88433365p-19 */
-    p = p * r + 2.480158717260869e-05;           /* 0x1.a01a017bcc1e3p-16 */
-    p = p * r + 0.00019841269885944275;          /* 0x1.a01a01afd1ebfp-13 */
-    p = p * r + 0.001388888888896232;            /* 0x1.6c16c16c1f05fp-10 */
-    p = p * r + 0.0083333333333216984;           /* 0x1.111111110f6dep-7 */
-    p = p * r + 0.041666666666666512;            /* 0x1.555555555553fp-5 */
-    p = p * r + 0.16666666666666677;             /* 0x1.5555555555559p-3 */
-    p = p * r + 0.5;
-    return r + (r * r) * p;
+    /* q = c0 r^2 + r^3 (c1 + c2 r + ... + c10 r^9), c0 = 1/2; the tail in
+     * Estrin's scheme (short dependency chains), the leading term rounded
+     * only once so that q keeps ~1 ulp relative accuracy (it is not small
+     * compared with expm1(x) when n = +-1). */
+    double r2 = r * r, r4 = r2 * r2;
+    double t01 = 0.16666666666666677 + 0.041666666666666512 * r;     /* c1, c2 */
+    double t23 = 0.0083333333333216984 + 0.001388888888896232 * r;   /* c3, c4 */
+    double t45 = 0.00019841269885944275 + 2.480158717260869e-05 * r; /* c5, c6 */
+    double t67 = 2.7557244398402003e-06 + 2.755740260912351e-07 * r; /* c7, c8 */
+    double t89 = 2.5108969671385254e-08 + 2.0875332265214729e-09 * r;/* c9, c10 */
+    double t03 = t01 + t23 * r2;
+    double t49 = (t45 + t67 * r2) + t89 * r4;
+    double t = t03 + t49 * r4;
+    return 0.5 * r2 + (r2 * r) * t;
 }
 
 /*
- * float: expm1(r) ~= r + r^2 * P(r), P of degree 4 (total degree 6), minimax
+ * float: expm1(r) ~= r + r^2 * P(r) (returns r^2 * P(r)), P of degree 4
+ * (total degree 6), minimax
  * for relative error of expm1 on [-0.34658, 0.34658]; with the coefficients
  * rounded to float the fit error is 2^-25.8 relative.
  */
 FL_INLINE float fl_i_expm1_polyf(float r)
 {
-    float p = 0.00138825248f;                    /* 0x1.6bec0cp-10 */
-    p = p * r + 0.00836651493f;                  /* 0x1.12276ap-7 */
-    p = p * r + 0.0416672006f;                   /* 0x1.555674p-5 */
-    p = p * r + 0.166665435f;                    /* 0x1.5554b0p-3 */
-    p = p * r + 0.49999997f;                     /* 0x1.fffffep-2 */
-    return r + (r * r) * p;
+    float r2 = r * r;
+    float t01 = 0.166665435f + 0.0416672006f * r;                    /* c1, c2 */
+    float t24 = (0.00836651493f + 0.00138825248f * r) * r2;          /* c3, c4 */
+    return 0.49999997f * r2 + (r2 * r) * (t01 + t24);                /* c0 */
+}
+
+/*
+ * float, for expm1f, where the polynomial error is not damped by the final
+ * 1 + ...: P of degree 5 (total degree 7), minimax for relative error of
+ * expm1 on [-0.34658, 0.34658]; 2^-28.8 with the coefficients rounded to
+ * float.  Returns r^2 * P(r).
+ */
+FL_INLINE float fl_i_expm1_polyf5(float r)
+{
+    float r2 = r * r;
+    float t01 = 0.166666657f + 0.0416663624f * r;                    /* c1, c2 */
+    float t23 = 0.00833338965f + 0.00139406184f * r;                 /* c3, c4 */
+    float t25 = t23 + 0.000198458743f * r2;                          /* c5 */
+    return 0.5f * r2 + (r2 * r) * (t01 + t25 * r2);                  /* c0 */
 }
 
 /*
@@ -152,14 +172,13 @@ FL_INLINE double fl_i_log_kernel(double f, double kd, double corr)
     double s = f / (2.0 + f);
     double z = s * s;
     double hfsq = 0.5 * f * f;
-    double q = 0.147960949375535;                /* 0x1.2f062675396a2p-3 */
+    double z2 = z * z;
+    double q01 = 0.6666666666666734 + 0.39999999999414348 * z;       /* d0, d1 */
+    double q23 = 0.28571428742468791 + 0.22222198564155971 * z;      /* d2, d3 */
+    double q45 = 0.18183564829645016 + 0.15314036834964234 * z;      /* d4, d5 */
+    double q46 = q45 + 0.147960949375535 * z2;                       /* d6 */
+    double q = q01 + z2 * (q23 + z2 * q46);
     double R, lo;
-    q = q * z + 0.15314036834964234;             /* 0x1.39a1a84e12a6ep-3 */
-    q = q * z + 0.18183564829645016;             /* 0x1.74663f957112cp-3 */
-    q = q * z + 0.22222198564155971;             /* 0x1.c71c520642ee0p-3 */
-    q = q * z + 0.28571428742468791;             /* 0x1.24924941f4b6dp-2 */
-    q = q * z + 0.39999999999414348;             /* 0x1.999999997fd7cp-2 */
-    q = q * z + 0.6666666666666734;              /* 0x1.5555555555592p-1 */
     R = z * q;
     lo = kd * FL_I_LN2LO + corr * (1.0 - 2.0 * s * (1.0 - s));
     return kd * FL_I_LN2HI + (f - (hfsq - (s * (hfsq + R) + lo)));
@@ -174,10 +193,8 @@ FL_INLINE float fl_i_log_kernelf(float f, float kd, float corr)
     float s = f / (2.0f + f);
     float z = s * s;
     float hfsq = 0.5f * f * f;
-    float q = 0.298718542f;                      /* 0x1.31e346p-2 */
+    float q = 0.666667759f + 0.399775386f * z + 0.298718542f * (z * z); /* d0..d2 */
     float R, lo;
-    q = q * z + 0.399775386f;                    /* 0x1.995eb8p-2 */
-    q = q * z + 0.666667759f;                    /* 0x1.55557ap-1 */
     R = z * q;
     lo = kd * FL_I_LN2LOF + corr * (1.0f - 2.0f * s * (1.0f - s));
     return kd * FL_I_LN2HIF + (f - (hfsq - (s * (hfsq + R) + lo)));
@@ -204,15 +221,21 @@ FL_INLINE float fl_i_log_kernelf(float f, float kd, float corr)
  */
 FL_INLINE double fl_exp(double x)
 {
-    double xc, t, kd, r, y, s1, s2;
+    double xc, t, kd, rh, r, rl, q, s, e, y, s1, s2;
     uint64_t ki, a, b;
     xc = x < -746.0 ? -746.0 : x;
     xc = xc > 710.0 ? 710.0 : xc;
     t = xc * FL_I_LOG2E + FL_I_SHIFT64;
     ki = fl_i_asu64(t);                /* 0x4338000000000000 + n */
     kd = t - FL_I_SHIFT64;             /* n, exactly */
-    r = (xc - kd * FL_I_LN2HI) - kd * FL_I_LN2LO;
-    y = 1.0 + fl_i_expm1_poly(r);
+    rh = xc - kd * FL_I_LN2HI;         /* exact */
+    r = rh - kd * FL_I_LN2LO;
+    rl = (rh - r) - kd * FL_I_LN2LO;   /* r + rl = x - n ln2 to ~2^-100 */
+    q = fl_i_expm1_poly(r);
+    /* y = 1 + r + (rl + q), the leading sum 1 + r made exact by Fast2Sum */
+    s = 1.0 + r;
+    e = (1.0 - s) + r;
+    y = s + (e + (rl + q));
     /* n in [-1076, 1024]: a = n + 2048 in [972, 3072], b = n1 + 1024 */
     a = (ki + 2048u) & UINT64_C(0xFFF);
     b = a >> 1;
@@ -232,15 +255,20 @@ FL_INLINE double fl_exp(double x)
  */
 FL_INLINE float fl_expf(float x)
 {
-    float xc, t, kd, r, y, s1, s2;
+    float xc, t, kd, rh, r, rl, q, s, e, y, s1, s2;
     uint32_t ki, a, b;
     xc = x < -104.0f ? -104.0f : x;
     xc = xc > 89.0f ? 89.0f : xc;
     t = xc * FL_I_LOG2EF + FL_I_SHIFT32;
     ki = fl_i_asu32(t);                /* 0x4B400000 + n */
     kd = t - FL_I_SHIFT32;
-    r = (xc - kd * FL_I_LN2HIF) - kd * FL_I_LN2LOF;
-    y = 1.0f + fl_i_expm1_polyf(r);
+    rh = xc - kd * FL_I_LN2HIF;
+    r = rh - kd * FL_I_LN2LOF;
+    rl = (rh - r) - kd * FL_I_LN2LOF;
+    q = fl_i_expm1_polyf(r);
+    s = 1.0f + r;
+    e = (1.0f - s) + r;
+    y = s + (e + (rl + q));
     /* n in [-150, 128]: a = n + 256 in [106, 384], b = n1 + 128 */
     a = (ki + 256u) & 0x1FFu;
     b = a >> 1;
@@ -268,19 +296,29 @@ FL_INLINE float fl_expf(float x)
  */
 FL_INLINE double fl_expm1(double x)
 {
-    double xc, t, kd, r, p, h, res;
+    double xc, t, kd, rh, r, rl, q, p, h, A, Al, B, S, E, res;
     uint64_t ki;
     xc = x < -40.0 ? -40.0 : x;
     xc = xc > 710.0 ? 710.0 : xc;
     t = xc * FL_I_LOG2E + FL_I_SHIFT64;
     ki = fl_i_asu64(t);
     kd = t - FL_I_SHIFT64;
-    r = (xc - kd * FL_I_LN2HI) - kd * FL_I_LN2LO;
-    p = fl_i_expm1_poly(r);
-    /* n in [-58, 1024]: exponent field of 2^(n-1) is n + 1022 in [964, 2046] */
-    h = fl_i_asf64((ki + 1022u) << 52);
-    res = 2.0 * (h * p + (h - 0.5));
-    return kd == 0.0 ? p : res;
+    rh = xc - kd * FL_I_LN2HI;
+    r = rh - kd * FL_I_LN2LO;
+    rl = (rh - r) - kd * FL_I_LN2LO;
+    q = fl_i_expm1_poly(r);
+    p = r + (rl + q);                  /* n == 0: expm1(x) = expm1(r) */
+    /* n != 0: 2*((h - 1/2) + h*r + h*(rl + q)), h = 2^(n-1).  The leading
+     * sum A + B is made exact by Fast2Sum (|A| >= |B| whenever n != 0). */
+    h = fl_i_asf64((ki + 1022u) << 52);    /* n in [-58, 1024] */
+    A = h - 0.5;
+    Al = (h - A) - 0.5;                /* rounding error of A (n >= 54) */
+    B = h * r;
+    S = A + B;
+    E = (A - S) + B;
+    res = 2.0 * (S + (E + (Al + h * (rl + q))));
+    res = kd == 0.0 ? p : res;
+    return x == 0.0 ? x : res;
 }
 
 /*
@@ -291,19 +329,27 @@ FL_INLINE double fl_expm1(double x)
  */
 FL_INLINE float fl_expm1f(float x)
 {
-    float xc, t, kd, r, p, h, res;
+    float xc, t, kd, rh, r, rl, q, p, h, A, Al, B, S, E, res;
     uint32_t ki;
     xc = x < -18.0f ? -18.0f : x;
     xc = xc > 89.0f ? 89.0f : xc;
     t = xc * FL_I_LOG2EF + FL_I_SHIFT32;
     ki = fl_i_asu32(t);
     kd = t - FL_I_SHIFT32;
-    r = (xc - kd * FL_I_LN2HIF) - kd * FL_I_LN2LOF;
-    p = fl_i_expm1_polyf(r);
-    /* n in [-26, 128]: exponent field of 2^(n-1) is n + 126 in [100, 254] */
-    h = fl_i_asf32((ki + 126u) << 23);
-    res = 2.0f * (h * p + (h - 0.5f));
-    return kd == 0.0f ? p : res;
+    rh = xc - kd * FL_I_LN2HIF;
+    r = rh - kd * FL_I_LN2LOF;
+    rl = (rh - r) - kd * FL_I_LN2LOF;
+    q = fl_i_expm1_polyf5(r);
+    p = r + (rl + q);
+    h = fl_i_asf32((ki + 126u) << 23);     /* n in [-26, 128] */
+    A = h - 0.5f;
+    Al = (h - A) - 0.5f;
+    B = h * r;
+    S = A + B;
+    E = (A - S) + B;
+    res = 2.0f * (S + (E + (Al + h * (rl + q))));
+    res = kd == 0.0f ? p : res;
+    return x == 0.0f ? x : res;
 }
 
 /* ------------------------------------------------------------------------ */
