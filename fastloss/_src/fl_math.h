@@ -16,8 +16,11 @@
  * moved in and out of floating point with the "add 1.5*2^52" (2^23 for
  * float) rounding trick and plain bit casts.
  *
- * Accuracy (measured, see the per-function comments): <= ~1 ulp for double
- * and float, both with and without FMA contraction of a*b+c.  Subnormal
+ * Accuracy (measured, see the per-function comments): max error < 0.92 ulp
+ * for all eight functions, double and float, both with -ffp-contract=off and
+ * with FMA contraction (-mavx2 -mfma); float exhaustively over all 2^32
+ * inputs, double on 4M random points per range against glibc's long double
+ * functions.  Subnormal
  * results (exp) and subnormal inputs (log) are handled with gradual
  * underflow.
  *
@@ -40,9 +43,13 @@
  *     depend on the flag.  -fno-math-errno is harmless (no libm is called).
  *
  * Design and polynomial coefficients are original to fastloss: the
- * coefficients are minimax (Remez exchange, relative or absolute error as
- * stated) fits computed with mpmath at 50 digits and rounded to the target
- * precision.
+ * coefficients are minimax fits (discrete Remez exchange on 1500 Chebyshev-
+ * distributed points, weighted for relative or absolute error as stated)
+ * computed with mpmath at 50 digits and rounded to nearest in the target
+ * precision; the quoted fit errors were re-measured after that rounding.
+ * The evaluation uses Estrin-style splits (short dependency chains) while
+ * adding the leading terms last, so that vectorised loops are not latency
+ * bound and accuracy stays at ~0.5 ulp + rounding of the final sum.
  */
 #ifndef FL_MATH_H
 #define FL_MATH_H
@@ -125,10 +132,10 @@ FL_INLINE double fl_i_expm1_poly(double r)
 }
 
 /*
- * float: expm1(r) ~= r + r^2 * P(r) (returns r^2 * P(r)), P of degree 4
- * (total degree 6), minimax
- * for relative error of expm1 on [-0.34658, 0.34658]; with the coefficients
- * rounded to float the fit error is 2^-25.8 relative.
+ * float, for expf: expm1(r) ~= r + r^2 * P(r) (returns r^2 * P(r)), P of
+ * degree 4 (total degree 6), minimax for relative error of expm1 on
+ * [-0.34658, 0.34658]; with the coefficients rounded to float the fit error
+ * is 2^-25.8 relative (its effect on 1 + expm1(r) is below 0.1 ulp).
  */
 FL_INLINE float fl_i_expm1_polyf(float r)
 {
@@ -185,8 +192,9 @@ FL_INLINE double fl_i_log_kernel(double f, double kd, double corr)
 }
 
 /*
- * float version: Q of degree 2 in z, minimax for the absolute error of R on
- * [0, 0.02944]: 2^-29.1 after rounding the coefficients to float.
+ * float version: Q of degree 2 in z (R of degree 3), minimax for the
+ * absolute error of R on [0, 0.02944]: 2^-29.1 after rounding the
+ * coefficients to float.
  */
 FL_INLINE float fl_i_log_kernelf(float f, float kd, float corr)
 {
@@ -216,8 +224,10 @@ FL_INLINE float fl_i_log_kernelf(float f, float kd, float corr)
  * Special values: x is first clamped to [-746, 710] (selects; NaN passes
  * through both comparisons).  x >= 709.7827... overflows naturally to +inf
  * (also x = +inf); x <= -745.14 underflows to +0 (also x = -inf); NaN -> NaN.
- * Measured max error: 0.87 ulp (FMA contraction off), 0.86 ulp (FMA); in the
- * subnormal range <= 0.51 ulp of the smallest subnormal.
+ * Measured max error (4M random points per range, over the whole domain and
+ * densely in [-1, 1] and the subnormal range, against glibc expl): 0.79 ulp
+ * with -ffp-contract=off, 0.77 ulp with FMA (-mavx2 -mfma); in the
+ * subnormal range the error is in units of the smallest subnormal.
  */
 FL_INLINE double fl_exp(double x)
 {
@@ -251,7 +261,8 @@ FL_INLINE double fl_exp(double x)
  * Special values: clamp to [-104, 89]; x > 88.72284 -> +inf (also +inf);
  * x < -103.97 -> +0 (also -inf); NaN -> NaN; subnormal results are
  * gradually underflowed.
- * Measured max error (exhaustive over all floats): see FL_MATH_ACCURACY below.
+ * Measured max error, exhaustive over all 2^32 inputs against double libm:
+ * 0.78 ulp (no FMA), 0.77 ulp (FMA).
  */
 FL_INLINE float fl_expf(float x)
 {
@@ -292,7 +303,8 @@ FL_INLINE float fl_expf(float x)
  * expm1(1e-300) == 1e-300, expm1(-0) == -0).
  * Special values: x clamped to [-40, 710]: x < -38 gives -1 (also -inf),
  * x > 709.7827 overflows to +inf (also +inf); NaN -> NaN.
- * Measured max error: see FL_MATH_ACCURACY below.
+ * Measured max error (4M random points per range against expm1l): 0.91 ulp
+ * with and without FMA (worst just above |x| = ln2/2, where n = +-1).
  */
 FL_INLINE double fl_expm1(double x)
 {
@@ -325,7 +337,8 @@ FL_INLINE double fl_expm1(double x)
  * fl_expm1f(x) = e^x - 1 in float arithmetic; same scheme as fl_expm1 with
  * the float polynomial.  Clamp to [-18, 89]: x < -17.3 -> -1 (also -inf),
  * x > 88.72284 -> +inf (also +inf), NaN -> NaN, tiny x returned exactly.
- * Measured max error: see FL_MATH_ACCURACY below.
+ * Uses the degree-7 polynomial fl_i_expm1_polyf5.
+ * Measured max error, exhaustive over all floats: 0.91 ulp (no FMA and FMA).
  */
 FL_INLINE float fl_expm1f(float x)
 {
@@ -367,7 +380,9 @@ FL_INLINE float fl_expm1f(float x)
  * Special values (selects at the end): x < 0 (incl. -inf) -> NaN,
  * +-0 -> -inf, +inf -> +inf, NaN -> NaN (same payload), log(1) == +0
  * exactly; subnormal x handled exactly.
- * Measured max error: see FL_MATH_ACCURACY below.
+ * Measured max error (4M random bit patterns over (0, inf) and uniform
+ * points in [0.5, 2] and [0.99, 1.01], against logl): 0.83 ulp (no FMA),
+ * 0.75 ulp (FMA).
  */
 FL_INLINE double fl_log(double x)
 {
@@ -394,7 +409,8 @@ FL_INLINE double fl_log(double x)
  * fl_logf(x): float version of fl_log (float arithmetic throughout; the
  * kernel uses a degree-2-in-s^2 minimax polynomial); subnormal x is scaled
  * by 2^24.  Same special values.
- * Measured max error: see FL_MATH_ACCURACY below.
+ * Measured max error, exhaustive over all floats: 0.84 ulp (no FMA), 0.76 ulp
+ * (FMA).
  */
 FL_INLINE float fl_logf(float x)
 {
@@ -426,13 +442,14 @@ FL_INLINE float fl_logf(float x)
  * u = 1 + x is formed with an exact two-sum, so 1 + x = u + c exactly.
  * u (>= 2^-53 for x > -1, never subnormal) is reduced like fl_log:
  * u = 2^k * m, f = m - 1 exact, and the rounding error enters the kernel as
- * the correction c * 2^-k to f (dropped, by a select, for u >= 2^1000 where
- * it is far below an ulp and 2^-k is not representable).  This keeps full
+ * the correction c * 2^-k to f (dropped, by a select, for u >= 1e300 where
+ * it is far below an ulp and 2^-k may not be representable).  This keeps full
  * accuracy near 0 (log1p(1e-300) == 1e-300, subnormal x exact) and for huge
  * x.
  * Special values (selects at the end): x < -1 (incl. -inf) -> NaN,
  * x == -1 -> -inf, +inf -> +inf, NaN -> NaN, +-0 -> +-0.
- * Measured max error: see FL_MATH_ACCURACY below.
+ * Measured max error (4M random points per range over (-1, inf), dense in
+ * [-1, 1], against log1pl): 0.84 ulp (no FMA), 0.75 ulp (FMA).
  */
 FL_INLINE double fl_log1p(double x)
 {
@@ -461,7 +478,7 @@ FL_INLINE double fl_log1p(double x)
 /*
  * fl_log1pf(x): float version of fl_log1p (float arithmetic throughout).
  * Same special values.
- * Measured max error: see FL_MATH_ACCURACY below.
+ * Measured max error, exhaustive over all floats: 0.88 ulp (no FMA and FMA).
  */
 FL_INLINE float fl_log1pf(float x)
 {
