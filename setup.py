@@ -43,6 +43,11 @@ def _is_msvc():
     return sys.platform == "win32" and not sysconfig.get_config_var("CC")
 
 
+def _is_gcc():
+    cc = os.environ.get("CC") or sysconfig.get_config_var("CC") or ""
+    return sys.platform.startswith("linux") and "clang" not in cc and "icx" not in cc
+
+
 def _machine():
     # cibuildwheel cross-compiles macOS arm64 from x86_64 via ARCHFLAGS.
     archflags = os.environ.get("ARCHFLAGS", "")
@@ -91,6 +96,12 @@ def compile_args(isa):
     # branch-free selects in the point functions and vectorise the loops.
     args += ["-fno-math-errno", "-fno-trapping-math", "-fopenmp-simd"]
     args += X86_ISAS.get(isa, ([], []))[0]
+    if _is_gcc():
+        # The point functions (a loss with its inlined exp/log) exceed GCC's
+        # default inlining budget; a point function left out of line makes its
+        # loop scalar (the call clobbers memory), e.g. 10x slower log_cosh.
+        args += ["--param=max-inline-insns-single=2000", "--param=max-inline-insns-auto=400",
+                 "--param=large-function-growth=1000", "--param=inline-unit-growth=400"]
     link = []
     if _flag("FASTLOSS_OPENMP", "1") and sys.platform != "darwin":
         args.append("-fopenmp")
