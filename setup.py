@@ -95,6 +95,11 @@ def compile_args(isa):
     # drop errno and FP-trap semantics, which lets GCC if-convert the
     # branch-free selects in the point functions and vectorise the loops.
     args += ["-fno-math-errno", "-fno-trapping-math", "-fopenmp-simd"]
+    # No FMA contraction: a loss-only loop and a loss+gradient loop inline the
+    # same point function differently, and contraction would then round
+    # them differently (loss() must equal loss_grad()[0] bit for bit).  It
+    # also makes every ISA level compute the same bits.
+    args += ["-ffp-contract=off"]
     args += X86_ISAS.get(isa, ([], []))[0]
     if _is_gcc():
         # The point functions (a loss with its inlined exp/log) exceed GCC's
