@@ -21,7 +21,6 @@ from fastloss._loss import (
     ElementwiseLoss,
     Param,
     RowwiseLoss,
-    SharedLoopLoss,
     SparseRowwiseLoss,
 )
 from fastloss._registry import register
@@ -194,7 +193,7 @@ def _focal_kernel(prm):
 _GAMMA = Param("gamma", 2.0, non_negative,
                "Focusing parameter >= 0: the loss is scaled by (1 - p_t)^gamma.")
 
-binary_focal_crossentropy = register(SharedLoopLoss(
+binary_focal_crossentropy = register(ElementwiseLoss(
     "binary_focal_crossentropy", aliases=("focal",), kernel=_focal_kernel,
     check=_check_binary, hessian=False,
     domain=lambda prm: ("label01", "logit" if prm["from_logits"] else "prob"),
@@ -371,7 +370,7 @@ def _cfocal_kernel(prm, n_classes):
 
 categorical_focal_crossentropy = register(RowwiseLoss(
     "categorical_focal_crossentropy", kernel=_cfocal_kernel, check=_check_dense,
-    hessian=False, shared_loop=True,
+    hessian=False,
     domain=lambda prm: ("onehot", "logit" if prm["from_logits"] else "probrows"),
     examples=({"from_logits": True}, {}, {"from_logits": True, "gamma": 0.5, "alpha": 0.25},
               {"alpha": 0.25}),

@@ -257,14 +257,10 @@ class RowwiseLoss(Loss):
     #: True for losses of integer class labels (SparseRowwiseLoss).
     sparse = False
 
-    def __init__(self, name, *, kernel, check=None, shared_loop=False, **kw):
+    def __init__(self, name, *, kernel, check=None, **kw):
         super().__init__(name, **kw)
         self._kernel = kernel
         self._check = check
-        # shared_loop: loss-only calls run the loss-and-gradient loop into a
-        # scratch gradient, so loss() is bitwise loss_grad()[0] even where GCC
-        # vectorises the two loops differently (see SharedLoopLoss).
-        self._shared_loop = shared_loop
 
     def _targets(self, y_true, yp):
         """(contiguous targets or None, contiguous labels or None, dtype)."""
@@ -302,8 +298,6 @@ class RowwiseLoss(Loss):
         K = _dispatch.kernels("_rowwise")
         mode = {"loss": MODE_LOSS, "grad_hess": MODE_GRAD_HESS}.get(want, MODE_LOSS_GRAD)
         lo = np.empty(units, dtype) if reduction == "none" and mode != MODE_GRAD_HESS else None
-        if mode == MODE_LOSS and self._shared_loop:
-            mode = MODE_LOSS_GRAD
         g = np.empty(yp.shape, dtype) if mode != MODE_LOSS else None
         h = np.empty(yp.shape, dtype) if mode == MODE_GRAD_HESS else None
         mean = reduction == "mean"
@@ -394,17 +388,3 @@ class ColumnParamLoss(ElementwiseLoss):
         return K.run_cols(K.COL_KERNEL_IDS[name], mode, y, p, cp, w, k, kparams, lo, g, h,
                           gscale, _config.threads_for(p.size))
 
-
-class SharedLoopLoss(ElementwiseLoss):
-    """An element-wise loss whose loss-only calls run the loss-and-gradient loop
-    (into a scratch gradient), so that `loss(...)` is bitwise `loss_grad(...)[0]`.
-
-    For point functions whose loss shares subexpressions with the gradient:
-    GCC vectorises the two loops differently on AVX2/AVX-512 and the loss can
-    differ in the last bit between them (seen for the focal loss on logits).
-    """
-
-    def _run(self, prm, shape, mode, y, p, w, k, lo, g, h, gscale):
-        if mode == MODE_LOSS:
-            mode, g = MODE_LOSS_GRAD, np.empty(p.shape, p.dtype)
-        return super()._run(prm, shape, mode, y, p, w, k, lo, g, h, gscale)
