@@ -93,3 +93,25 @@ def test_build_info():
 def test_loss_objects_are_positional_in_keras_order():
     y, p = np.array([0.0, 1.0]), np.array([1.0, 1.0])
     assert fl.mse(y, p) == fl.mse(y_true=y, y_pred=p) == 0.5
+
+
+def test_default_thread_count_follows_omp_num_threads():
+    import subprocess
+    import sys
+
+    if not fl.build_info()["openmp"]:
+        pytest.skip("built without OpenMP")
+    env = dict(os.environ, OMP_NUM_THREADS="1")
+    out = subprocess.run([sys.executable, "-P", "-c",
+                          "import fastloss; print(fastloss.get_num_threads())"],
+                         env=env, capture_output=True, text=True, check=True, cwd="/")
+    assert out.stdout.strip() == "1"
+
+
+def test_default_thread_count_follows_threadpoolctl():
+    threadpoolctl = pytest.importorskip("threadpoolctl")
+    if not fl.build_info()["openmp"]:
+        pytest.skip("built without OpenMP")
+    fl.mse(np.zeros(40_000), np.ones(40_000))  # make sure the OpenMP runtime is loaded
+    with threadpoolctl.threadpool_limits(1, user_api="openmp"):
+        assert fl.get_num_threads() == 1
