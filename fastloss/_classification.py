@@ -15,6 +15,7 @@ from functools import partial
 
 import numpy as np
 
+from fastloss import _dispatch
 from fastloss import _validation as V
 from fastloss._loss import (
     ColumnParamLoss,
@@ -142,15 +143,15 @@ binary_crossentropy = register(ColumnParamLoss(
 
 def _check_hinge(y, p, prm):
     # Keras: labels that are all in {0, 1} are converted to 2y - 1; otherwise
-    # they must be -1/+1.  NaN labels propagate.
-    known = y[~np.isnan(y)] if y.dtype.kind == "f" else y
-    is01 = bool(np.all((known == 0) | (known == 1)))
-    if not is01 and not np.all((known == -1) | (known == 1)):
-        bad = known[(known != -1) & (known != 0) & (known != 1)]
-        example = bad[0] if bad.size else 0.0
+    # they must be -1/+1.  NaN labels propagate.  One pass over y (a kernel
+    # scan) decides; the offending value is looked up only to report it.
+    kinds = _dispatch.kernels("_elementwise").label_kinds(y)
+    is01 = not kinds & (4 | 8)
+    if not is01 and kinds & (1 | 8):
+        bad = y[(y != -1) & (y != 1) & ~np.isnan(y)]
         raise ValueError(
             "y_true for a hinge loss must hold labels in {-1, 1} or in {0, 1} (not a mix "
-            f"of 0 and -1); found {example!r}")
+            f"of 0 and -1); found {bad[0]!r}")
     prm["_from01"] = is01
 
 
