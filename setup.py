@@ -126,6 +126,20 @@ def compile_args(isa):
     return args, link
 
 
+def _extension(name, source, isa):
+    args, link = compile_args(isa)
+    return Extension(
+        name,
+        [str(source.relative_to(ROOT))],
+        include_dirs=[str(ROOT / "fastloss" / "_src"), numpy.get_include()],
+        # One NumPy C-API floor for every wheel, matching the runtime numpy>=1.25.
+        define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_25_API_VERSION"),
+                       ("NPY_TARGET_VERSION", "NPY_1_25_API_VERSION")],
+        extra_compile_args=args,
+        extra_link_args=link,
+    )
+
+
 def render_templates():
     """Render every kernel template once per ISA level; return Extensions."""
     exts = []
@@ -143,28 +157,10 @@ def render_templates():
             out = out_dir / f"{stem}.pyx"
             if not out.exists() or out.read_text() != header + text:
                 out.write_text(header + text)
-            args, link = compile_args(isa)
-            exts.append(Extension(
-                f"fastloss._kernels.{isa}.{stem}",
-                [str(out.relative_to(ROOT))],
-                include_dirs=[str(ROOT / "fastloss" / "_src"), numpy.get_include()],
-                define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_25_API_VERSION"),
-                               ("NPY_TARGET_VERSION", "NPY_1_25_API_VERSION")],
-                extra_compile_args=args,
-                extra_link_args=link,
-            ))
+            exts.append(_extension(f"fastloss._kernels.{isa}.{stem}", out, isa))
     # Plain (non-templated) helper modules: built once, at the baseline level.
     for pyx in sorted(KERNELS.glob("*.pyx")):
-        args, link = compile_args("baseline")
-        exts.append(Extension(
-            f"fastloss._kernels.{pyx.stem}",
-            [str(pyx.relative_to(ROOT))],
-            include_dirs=[str(ROOT / "fastloss" / "_src"), numpy.get_include()],
-            define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_25_API_VERSION"),
-                           ("NPY_TARGET_VERSION", "NPY_1_25_API_VERSION")],
-            extra_compile_args=args,
-            extra_link_args=link,
-        ))
+        exts.append(_extension(f"fastloss._kernels.{pyx.stem}", pyx, "baseline"))
     return exts
 
 

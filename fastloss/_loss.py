@@ -183,6 +183,19 @@ class Loss:
         return "\n".join(lines)
 
 
+def _result(want, total, denominator, mean, dtype, lo, g, h):
+    """What a method returns, from a kernel's loss sum and its outputs."""
+    if want == "grad_hess":
+        return g, h
+    if lo is not None:
+        value = lo
+    elif mean:
+        value = dtype.type(total / denominator if denominator > 0 else np.nan)
+    else:
+        value = dtype.type(total)
+    return value, g
+
+
 class ElementwiseLoss(Loss):
     """A loss of one prediction per element: y_true and y_pred of one shape.
 
@@ -223,15 +236,7 @@ class ElementwiseLoss(Loss):
         mean = reduction == "mean"
         gscale = 1.0 / total if mean and total > 0 else 1.0
         s = self._run(prm, shape, mode, y, p, w, k, lo, g, h, gscale)
-        if want == "grad_hess":
-            return g, h
-        if lo is not None:
-            value = lo
-        elif mean:
-            value = dtype.type(s / total if total > 0 else np.nan)
-        else:
-            value = dtype.type(s)
-        return value, g
+        return _result(want, s, total, mean, dtype, lo, g, h)
 
     def _run(self, prm, shape, mode, y, p, w, k, lo, g, h, gscale):
         """Run the compiled loop over the contiguous buffers; returns the loss
@@ -307,15 +312,7 @@ class RowwiseLoss(Loss):
                        None if g is None else g.reshape(-1),
                        None if h is None else h.reshape(-1),
                        mean, _config.threads_for(p.size))
-        if want == "grad_hess":
-            return g, h
-        if lo is not None:
-            value = lo
-        elif mean:
-            value = dtype.type(s / den if den > 0 else np.nan)
-        else:
-            value = dtype.type(s)
-        return value, g
+        return _result(want, s, den, mean, dtype, lo, g, h)
 
 
 class SparseRowwiseLoss(RowwiseLoss):

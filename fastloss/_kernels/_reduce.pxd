@@ -10,20 +10,10 @@
 # in float64.
 
 
-cdef inline double block_sum_f64(const double* x, Py_ssize_t n) noexcept nogil:
-    cdef double acc[8]
-    cdef Py_ssize_t i, u, m = n - n % 8
-    for u in range(8):
-        acc[u] = 0
-    for i in range(0, m, 8):
-        for u in range(8):
-            acc[u] += x[i + u]
-    for i in range(m, n):
-        acc[i - m] += x[i]
-    return ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]))
+from cython cimport floating
 
 
-cdef inline double block_sum_f32(const float* x, Py_ssize_t n) noexcept nogil:
+cdef inline double block_sum(const floating* x, Py_ssize_t n) noexcept nogil:
     cdef double acc[8]
     cdef Py_ssize_t i, u, m = n - n % 8
     for u in range(8):
