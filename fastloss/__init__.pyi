@@ -116,6 +116,7 @@ class Loss:
         *,
         sample_weight: ArrayLike | None = None,
         reduction: _Reduction | str = "mean",
+        out: _Array | None = None,
         **params: Any,
     ) -> _Array: ...
     @overload
@@ -126,6 +127,7 @@ class Loss:
         *,
         sample_weight: ArrayLike | None = None,
         reduction: Literal["mean", "sum"] = "mean",
+        out: _Array | None = None,
         **params: Any,
     ) -> tuple[_Scalar, _Array]: ...
     @overload
@@ -136,6 +138,7 @@ class Loss:
         *,
         sample_weight: ArrayLike | None = None,
         reduction: Literal["none"],
+        out: _Array | None = None,
         **params: Any,
     ) -> tuple[_Array, _Array]: ...
     @overload
@@ -146,6 +149,7 @@ class Loss:
         *,
         sample_weight: ArrayLike | None = None,
         reduction: str,
+        out: _Array | None = None,
         **params: Any,
     ) -> tuple[_Scalar | _Array, _Array]: ...
     def grad_hess(
@@ -154,6 +158,7 @@ class Loss:
         y_pred: ArrayLike,
         *,
         sample_weight: ArrayLike | None = None,
+        out: tuple[_Array, _Array] | None = None,
         **params: Any,
     ) -> tuple[_Array, _Array]: ...
     def domain(self, **params: Any) -> tuple[str, str]: ...

@@ -78,9 +78,17 @@ class Loss:
 
     __call__ = loss
 
-    def grad(self, y_true, y_pred, *, sample_weight=None, reduction="mean", **params):
+    def grad(self, y_true, y_pred, *, sample_weight=None, reduction="mean", out=None,
+             **params):
         """Gradient of `loss(...)` (same keywords) with respect to y_pred, shaped
-        like y_pred.  With reduction="mean" it carries the 1/sum(w) factor."""
+        like y_pred.  With reduction="mean" it carries the 1/sum(w) factor.
+
+        out: optional array to write the gradient into (C-contiguous, the
+        shape of y_pred, the computation dtype, not overlapping the inputs);
+        reusing one saves an allocation per call in a training loop."""
+        if out is not None:
+            return self._evaluate("grad", y_true, y_pred, sample_weight, reduction, params,
+                                  out)[1]
         if (self._fast is not None and sample_weight is None and not params
                 and (reduction == "mean" or reduction == "sum")):
             r = self._fast(MODE_LOSS_GRAD, y_true, y_pred, reduction == "mean")
@@ -88,8 +96,12 @@ class Loss:
                 return r[1]
         return self._evaluate("grad", y_true, y_pred, sample_weight, reduction, params)[1]
 
-    def loss_grad(self, y_true, y_pred, *, sample_weight=None, reduction="mean", **params):
-        """(loss, grad) from one fused pass over the data."""
+    def loss_grad(self, y_true, y_pred, *, sample_weight=None, reduction="mean", out=None,
+                  **params):
+        """(loss, grad) from one fused pass over the data; `out` as for `grad`."""
+        if out is not None:
+            return self._evaluate("loss_grad", y_true, y_pred, sample_weight, reduction,
+                                  params, out)
         if (self._fast is not None and sample_weight is None and not params
                 and (reduction == "mean" or reduction == "sum")):
             r = self._fast(MODE_LOSS_GRAD, y_true, y_pred, reduction == "mean")
@@ -97,10 +109,11 @@ class Loss:
                 return r
         return self._evaluate("loss_grad", y_true, y_pred, sample_weight, reduction, params)
 
-    def grad_hess(self, y_true, y_pred, *, sample_weight=None, **params):
+    def grad_hess(self, y_true, y_pred, *, sample_weight=None, out=None, **params):
         """(grad, hess): per-sample first and diagonal second derivatives of
         `w_i * l_i` with respect to y_pred (no reduction), as gradient-boosting
-        libraries expect from a custom objective."""
+        libraries expect from a custom objective.  out: optional (grad, hess)
+        pair of arrays to write into, as for `grad`."""
         if not self.has_hessian:
             raise NotImplementedError(
                 f"{self.name} has no meaningful hessian (it is zero almost everywhere); "
@@ -111,7 +124,9 @@ class Loss:
                 f"{self.name}.grad_hess() takes no reduction: it returns per-sample "
                 "derivatives (use .grad for the gradient of a reduced loss)"
             )
-        return self._evaluate("grad_hess", y_true, y_pred, sample_weight, "none", params)
+        if out is not None and (not isinstance(out, tuple) or len(out) != 2):
+            raise TypeError("out for grad_hess must be a (grad, hess) pair of arrays")
+        return self._evaluate("grad_hess", y_true, y_pred, sample_weight, "none", params, out)
 
     def domain(self, **params):
         """(y_true kind, y_pred kind) for these keywords, e.g. ("real", "positive")."""
@@ -139,7 +154,7 @@ class Loss:
             out[p.name] = p.convert(out[p.name], p.name)
         return out
 
-    def _evaluate(self, want, y_true, y_pred, sample_weight, reduction, kwargs):
+    def _evaluate(self, want, y_true, y_pred, sample_weight, reduction, kwargs, out=None):
         raise NotImplementedError
 
     def _signature(self):
@@ -183,6 +198,34 @@ class Loss:
         return "\n".join(lines)
 
 
+def _outputs(out, mode, shape, dtype, inputs):
+    """Gradient and hessian arrays for a mode: fresh, or the caller's `out`
+    after checking it can be written safely."""
+    if mode == MODE_LOSS:
+        return None, None
+    outs = (out,) if mode == MODE_LOSS_GRAD else (out or (None, None))
+    made = []
+    for arr, name in zip(outs, ("out", "out[1]") if mode == MODE_GRAD_HESS else ("out",)):
+        if arr is None:
+            made.append(np.empty(shape, dtype))
+            continue
+        if not isinstance(arr, np.ndarray):
+            raise TypeError(f"{name} must be a NumPy array; got {type(arr).__name__}")
+        if arr.shape != tuple(shape) or arr.dtype != dtype:
+            raise ValueError(f"{name} must have shape {tuple(shape)} and dtype {dtype} (the "
+                             f"computation dtype); got {arr.shape} and {arr.dtype}")
+        if not (arr.flags.c_contiguous and arr.flags.writeable and arr.flags.aligned):
+            raise ValueError(f"{name} must be a writeable, C-contiguous array")
+        if any(isinstance(a, np.ndarray) and np.may_share_memory(arr, a) for a in inputs):
+            raise ValueError(f"{name} must not share memory with the inputs")
+        made.append(arr)
+    if mode == MODE_LOSS_GRAD:
+        return made[0], None
+    if made[0] is made[1] or np.may_share_memory(made[0], made[1]):
+        raise ValueError("out[0] and out[1] must be different arrays")
+    return made[0], made[1]
+
+
 def _result(want, total, denominator, mean, dtype, lo, g, h):
     """What a method returns, from a kernel's loss sum and its outputs."""
     if want == "grad_hess":
@@ -216,7 +259,7 @@ class ElementwiseLoss(Loss):
             K = _dispatch.kernels("_elementwise")
             self._fast = partial(K.fast, K.KERNEL_IDS[name], tuple(kparams))
 
-    def _evaluate(self, want, y_true, y_pred, sample_weight, reduction, kwargs):
+    def _evaluate(self, want, y_true, y_pred, sample_weight, reduction, kwargs, out=None):
         reduction = V.check_reduction(reduction)
         prm = self._parse(kwargs)
         yt = V.as_numeric(y_true, "y_true")
@@ -231,8 +274,7 @@ class ElementwiseLoss(Loss):
         w, k, total = V.weights(sample_weight, shape, dtype, reduction)
         mode = {"loss": MODE_LOSS, "grad_hess": MODE_GRAD_HESS}.get(want, MODE_LOSS_GRAD)
         lo = np.empty(shape, dtype) if reduction == "none" and mode != MODE_GRAD_HESS else None
-        g = np.empty(shape, dtype) if mode != MODE_LOSS else None
-        h = np.empty(shape, dtype) if mode == MODE_GRAD_HESS else None
+        g, h = _outputs(out, mode, shape, dtype, (y_true, y_pred, sample_weight, y, p, w))
         mean = reduction == "mean"
         gscale = 1.0 / total if mean and total > 0 else 1.0
         s = self._run(prm, shape, mode, y, p, w, k, lo, g, h, gscale)
@@ -274,7 +316,7 @@ class RowwiseLoss(Loss):
         dtype = V.float_dtype(yt, yp)
         return V.contiguous(yt, dtype), None, dtype
 
-    def _evaluate(self, want, y_true, y_pred, sample_weight, reduction, kwargs):
+    def _evaluate(self, want, y_true, y_pred, sample_weight, reduction, kwargs, out=None):
         reduction = V.check_reduction(reduction)
         prm = self._parse(kwargs)
         yp = V.as_numeric(y_pred, "y_pred")
@@ -303,8 +345,8 @@ class RowwiseLoss(Loss):
         K = _dispatch.kernels("_rowwise")
         mode = {"loss": MODE_LOSS, "grad_hess": MODE_GRAD_HESS}.get(want, MODE_LOSS_GRAD)
         lo = np.empty(units, dtype) if reduction == "none" and mode != MODE_GRAD_HESS else None
-        g = np.empty(yp.shape, dtype) if mode != MODE_LOSS else None
-        h = np.empty(yp.shape, dtype) if mode == MODE_GRAD_HESS else None
+        g, h = _outputs(out, mode, yp.shape, dtype,
+                        (y_true, y_pred, sample_weight, y, lab, p, w, cw))
         mean = reduction == "mean"
         s, den = K.run(K.KERNEL_IDS[name], mode, y, lab, p, n_classes, w, cw, kparams,
                        prm.get("ignore_index"),

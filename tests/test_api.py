@@ -115,3 +115,46 @@ def test_default_thread_count_follows_threadpoolctl():
     fl.mse(np.zeros(40_000), np.ones(40_000))  # make sure the OpenMP runtime is loaded
     with threadpoolctl.threadpool_limits(1, user_api="openmp"):
         assert fl.get_num_threads() == 1
+
+
+@pytest.mark.parametrize("name", ["mean_squared_error", "huber", "binary_crossentropy",
+                                  "sparse_categorical_crossentropy", "kl_divergence"])
+def test_out_receives_the_gradient(name):
+    from fastloss._samples import draw
+
+    loss = fl.get(name)
+    params = loss.examples[0]
+    shape = (40_000, 4) if loss.kind == "rowwise" else (70_000,)
+    y, p = draw(loss, params, shape, seed=3)
+    want_l, want_g = loss.loss_grad(y, p, **params)
+    out = np.full(p.shape, np.nan)
+    got_l, got_g = loss.loss_grad(y, p, out=out, **params)
+    assert got_g is out and got_l == want_l
+    np.testing.assert_array_equal(out, want_g)
+    assert loss.grad(y[:3], p[:3], out=out[:3], **params) is not None
+    if loss.has_hessian:
+        g, h = np.empty_like(p), np.empty_like(p)
+        rg, rh = loss.grad_hess(y, p, out=(g, h), **params)
+        assert rg is g and rh is h
+        want = loss.grad_hess(y, p, **params)
+        np.testing.assert_array_equal(g, want[0])
+        np.testing.assert_array_equal(h, want[1])
+
+
+def test_bad_out_raises():
+    y, p = np.zeros(8), np.ones(8)
+    with pytest.raises(ValueError, match="dtype"):
+        fl.mse.grad(y, p, out=np.empty(8, np.float32))
+    with pytest.raises(ValueError, match="shape"):
+        fl.mse.grad(y, p, out=np.empty(9))
+    with pytest.raises(ValueError, match="C-contiguous"):
+        fl.mse.grad(y, p, out=np.empty(16)[::2])
+    with pytest.raises(ValueError, match="share memory"):
+        fl.mse.grad(y, p, out=p)
+    with pytest.raises(TypeError, match="NumPy array"):
+        fl.mse.grad(y, p, out=[0.0] * 8)
+    with pytest.raises(TypeError, match="pair"):
+        fl.mse.grad_hess(y, p, out=np.empty(8))
+    g = np.empty(8)
+    with pytest.raises(ValueError, match="different"):
+        fl.mse.grad_hess(y, p, out=(g, g))
