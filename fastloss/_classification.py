@@ -27,8 +27,6 @@ from fastloss._loss import (
 from fastloss._registry import register
 
 unit = partial(V.real_param, low=0.0, high=1.0)
-non_negative = partial(V.real_param, low=0.0)
-positive = partial(V.real_param, low=0.0, low_open=True)
 clip_eps = partial(V.real_param, low=0.0, high=0.5, high_open=True)
 optional_unit = partial(V.real_param, low=0.0, high=1.0, allow_none=True)
 
@@ -48,7 +46,7 @@ def pos_weight_param(value, name):
     if value is None:
         return None
     if np.ndim(value) == 0 and not isinstance(value, np.ndarray):
-        return positive(value, name)
+        return V.positive(value, name)
     a = np.asarray(value)
     if a.dtype.kind not in "fiu" or a.ndim != 1:
         raise ValueError(f"{name} must be a positive scalar or a 1-d array with one "
@@ -191,7 +189,7 @@ def _focal_kernel(prm):
     return "focal_prob", ab + (prm["eps"],)
 
 
-_GAMMA = Param("gamma", 2.0, non_negative,
+_GAMMA = Param("gamma", 2.0, V.non_negative,
                "Focusing parameter >= 0: the loss is scaled by (1 - p_t)^gamma.")
 
 binary_focal_crossentropy = register(ElementwiseLoss(

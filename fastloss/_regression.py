@@ -9,8 +9,6 @@ from fastloss._registry import register
 _Y = "Targets (any real numbers; integers and booleans accepted)."
 _P = "Predictions, the same shape as y_true."
 
-positive = partial(V.real_param, low=0.0, low_open=True)
-non_negative = partial(V.real_param, low=0.0)
 open_unit = partial(V.real_param, low=0.0, high=1.0, low_open=True, high_open=True)
 
 
@@ -34,7 +32,7 @@ mean_absolute_error = register(ElementwiseLoss(
 
 huber = register(ElementwiseLoss(
     "huber", kernel=lambda prm: ("huber", (prm["delta"],)),
-    params=(Param("delta", 1.0, positive,
+    params=(Param("delta", 1.0, V.positive,
                   "Where the loss turns from quadratic to linear (> 0)."),),
     examples=({}, {"delta": 0.3}),
     summary="Huber loss: quadratic near zero, linear in the tails.",
@@ -88,7 +86,7 @@ poisson = register(ElementwiseLoss(
     examples=({}, {"log_input": True}),
     params=(Param("log_input", False, V.bool_param,
                   "If True, y_pred holds log-rates and the loss is exp(p) - y p."),
-            Param("eps", 1e-8, non_negative,
+            Param("eps", 1e-8, V.non_negative,
                   "Added to the rate inside the log when log_input=False (torch's default).")),
     summary="Poisson negative log-likelihood (without the log(y!) term).",
     formula="log_input=False: l = p - y log(p + eps), dl/dp = 1 - y / (p + eps),\n"

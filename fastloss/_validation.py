@@ -7,6 +7,7 @@ fix.
 
 import numbers
 import operator
+from functools import partial
 
 import numpy as np
 
@@ -146,6 +147,11 @@ def real_param(value, name, *, low=None, high=None, low_open=False, high_open=Fa
             rng = f"{'<' if high_open else '<='} {high}"
         raise ValueError(f"{name} must be {rng}; got {value!r}")
     return v
+
+
+# Converters for the common parameter ranges (Param(..., convert=...)).
+positive = partial(real_param, low=0.0, low_open=True)
+non_negative = partial(real_param, low=0.0)
 
 
 def bool_param(value, name):
