@@ -67,13 +67,19 @@ class Loss:
     #: set by loop shapes that have one (see ElementwiseLoss).
     _fast = None
 
+    def _shortcut(self, mode, y_true, y_pred, sample_weight, reduction, params):
+        """The tiny-call path's (value, grad), or None when the call needs the
+        general path (weights, keywords, reduction='none', unusual arrays)."""
+        if (self._fast is None or sample_weight is not None or params
+                or (reduction != "mean" and reduction != "sum")):
+            return None
+        return self._fast(mode, y_true, y_pred, reduction == "mean")
+
     def loss(self, y_true, y_pred, *, sample_weight=None, reduction="mean", **params):
         """The loss; see the object's docstring."""
-        if (self._fast is not None and sample_weight is None and not params
-                and (reduction == "mean" or reduction == "sum")):
-            r = self._fast(MODE_LOSS, y_true, y_pred, reduction == "mean")
-            if r is not None:
-                return r[0]
+        r = self._shortcut(MODE_LOSS, y_true, y_pred, sample_weight, reduction, params)
+        if r is not None:
+            return r[0]
         return self._evaluate("loss", y_true, y_pred, sample_weight, reduction, params)[0]
 
     __call__ = loss
@@ -89,11 +95,9 @@ class Loss:
         if out is not None:
             return self._evaluate("grad", y_true, y_pred, sample_weight, reduction, params,
                                   out)[1]
-        if (self._fast is not None and sample_weight is None and not params
-                and (reduction == "mean" or reduction == "sum")):
-            r = self._fast(MODE_LOSS_GRAD, y_true, y_pred, reduction == "mean")
-            if r is not None:
-                return r[1]
+        r = self._shortcut(MODE_LOSS_GRAD, y_true, y_pred, sample_weight, reduction, params)
+        if r is not None:
+            return r[1]
         return self._evaluate("grad", y_true, y_pred, sample_weight, reduction, params)[1]
 
     def loss_grad(self, y_true, y_pred, *, sample_weight=None, reduction="mean", out=None,
@@ -102,11 +106,9 @@ class Loss:
         if out is not None:
             return self._evaluate("loss_grad", y_true, y_pred, sample_weight, reduction,
                                   params, out)
-        if (self._fast is not None and sample_weight is None and not params
-                and (reduction == "mean" or reduction == "sum")):
-            r = self._fast(MODE_LOSS_GRAD, y_true, y_pred, reduction == "mean")
-            if r is not None:
-                return r
+        r = self._shortcut(MODE_LOSS_GRAD, y_true, y_pred, sample_weight, reduction, params)
+        if r is not None:
+            return r
         return self._evaluate("loss_grad", y_true, y_pred, sample_weight, reduction, params)
 
     def grad_hess(self, y_true, y_pred, *, sample_weight=None, out=None, **params):
@@ -205,7 +207,7 @@ def _outputs(out, mode, shape, dtype, inputs):
         return None, None
     outs = (out,) if mode == MODE_LOSS_GRAD else (out or (None, None))
     made = []
-    for arr, name in zip(outs, ("out", "out[1]") if mode == MODE_GRAD_HESS else ("out",)):
+    for arr, name in zip(outs, ("out[0]", "out[1]") if mode == MODE_GRAD_HESS else ("out",)):
         if arr is None:
             made.append(np.empty(shape, dtype))
             continue
