@@ -13,17 +13,29 @@
 from cython cimport floating
 
 
-cdef inline double block_sum(const floating* x, Py_ssize_t n) noexcept nogil:
-    cdef double acc[8]
+cdef inline double lane_sum_8(const double* acc) noexcept nogil:
+    # The final tree of eight interleaved accumulators.
+    return ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]))
+
+
+cdef inline void lane_add(double* acc, const floating* x, Py_ssize_t n) noexcept nogil:
+    # acc[u] += x[j] for every j = u (mod 8), in order: the interleaved
+    # accumulation of block_sum, for loops that sum chunk by chunk.
     cdef Py_ssize_t i, u, m = n - n % 8
-    for u in range(8):
-        acc[u] = 0
     for i in range(0, m, 8):
         for u in range(8):
             acc[u] += <double>x[i + u]
     for i in range(m, n):
         acc[i - m] += <double>x[i]
-    return ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]))
+
+
+cdef inline double block_sum(const floating* x, Py_ssize_t n) noexcept nogil:
+    cdef double acc[8]
+    cdef Py_ssize_t u
+    for u in range(8):
+        acc[u] = 0
+    lane_add(acc, x, n)
+    return lane_sum_8(acc)
 
 
 cdef inline double pairwise_sum(const double* x, Py_ssize_t n) noexcept nogil:

@@ -1,7 +1,8 @@
 # Row functions of the row-wise (categorical) losses.
 #
 # Each `<kernel>_row(y, lab, x, C, cw, prm, ws, g, h, mode)` handles ONE row of
-# C classes and returns its loss l (before the sample weight):
+# C classes and returns its loss l (before the sample weight); the softmax
+# kernels take three more arguments (see "softmax cross-entropy" below):
 #   y    dense targets of the row (NULL for the sparse kernels), lab the label
 #   x    the row of y_pred (logits, probabilities or log-probabilities)
 #   cw   class weights (C values) or NULL (all 1)
@@ -125,11 +126,26 @@ cdef inline floating _xlog(floating t, floating v) noexcept nogil:
 # target) and T = sum_j tw_j:
 #   l = T log S - sum_j tw_j (x_j - m),   dl/dx_j = T p_j - tw_j,
 #   d2l/dx_j^2 = T p_j (1 - p_j).
+#
+# These kernels run in two steps so that log S is taken for a whole block of
+# rows in one vectorised loop (with few classes a scalar log per row costs as
+# much as the rest of the row): `softmax_stats` gives m and S of a row (and
+# stores exp(x_j - m) in the gradient row), then the `_row` function, handed
+# m, S and log S, finishes the loss and the gradient.
+
+cdef inline floating softmax_stats(const floating* x, Py_ssize_t C, floating* e,
+                                   floating* m) noexcept nogil:
+    # m[0] = max_j x_j; returns S.  e_j = exp(x_j - m) is stored when e != NULL.
+    m[0] = row_max(x, C)
+    if e == NULL:
+        return row_sumexp(x, C, m[0])
+    return row_expstore(x, C, m[0], e)
+
 
 cdef inline floating scce_logit_row(
         const floating* y, Py_ssize_t lab, const floating* x, Py_ssize_t C,
         const floating* cw, const double* prm, floating ws, floating* g, floating* h,
-        int mode) noexcept nogil:
+        int mode, floating m, floating s, floating logs) noexcept nogil:
     # prm = (label_smoothing, sum of class weights).  Target weights as
     # torch.nn.functional.cross_entropy: tw_j = ls/C cw_j + (1 - ls) cw_y [j == y].
     cdef floating ls = <floating>prm[0]
@@ -137,13 +153,8 @@ cdef inline floating scce_logit_row(
     cdef floating wsum = <floating>prm[1]
     cdef floating cy = _cw(cw, lab)
     cdef floating ty = (<floating>1 - ls) * cy
-    cdef floating m = row_max(x, C)
-    cdef floating s, t, a, e, sm, b, ts
+    cdef floating t, a, sm, b, ts
     cdef Py_ssize_t j
-    if mode == 0:
-        s = row_sumexp(x, C, m)
-    else:
-        s = row_expstore(x, C, m, g)
     t = ty + lsc * wsum
     a = _xlog(ty, x[lab] - m)
     if ls != 0:
@@ -164,28 +175,23 @@ cdef inline floating scce_logit_row(
         g[lab] -= ws * ty
     if mode == 2:
         return 0
-    return t * f_log(s) - a
+    return t * logs - a
 
 
 cdef inline floating cce_logit_row(
         const floating* y, Py_ssize_t lab, const floating* x, Py_ssize_t C,
         const floating* cw, const double* prm, floating ws, floating* g, floating* h,
-        int mode) noexcept nogil:
+        int mode, floating m, floating s, floating logs) noexcept nogil:
     # prm = (label_smoothing,).  Dense (one-hot or soft) targets t_j smoothed to
     # (1 - ls) t_j + ls / C (Keras, torch); tw_j = cw_j * that (torch's
     # `weight` with probability targets).
     cdef floating ls = <floating>prm[0]
     cdef floating lsc = ls / <floating>C
     cdef floating keep = <floating>1 - ls
-    cdef floating m = row_max(x, C)
     cdef floating acc_t[8]
     cdef floating acc_a[8]
-    cdef floating s, t, a, tw, sm, ts
+    cdef floating t, a, tw, sm, ts
     cdef Py_ssize_t j, u, c8 = C - C % 8
-    if mode == 0:
-        s = row_sumexp(x, C, m)
-    else:
-        s = row_expstore(x, C, m, g)
     for u in range(8):
         acc_t[u] = 0
         acc_a[u] = 0
@@ -210,7 +216,7 @@ cdef inline floating cce_logit_row(
             g[j] = ts * g[j] - ws * tw
     if mode == 2:
         return 0
-    return t * f_log(s) - a
+    return t * logs - a
 
 
 # --- cross-entropy on probabilities (Keras) ----------------------------------------------
