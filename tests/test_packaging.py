@@ -306,3 +306,48 @@ def test_concurrent_calls_from_many_threads_match_serial_results():
                 for w, g in zip(want, got, strict=True):
                     for a, b in zip(w, g, strict=True):
                         np.testing.assert_array_equal(a, b, err_msg=f"{job}")
+
+
+# --- every SIMD level computes the same bits ------------------------------------------------
+
+_ISA_RUN = textwrap.dedent("""
+    import hashlib, sys
+    import numpy as np
+    sys.path.insert(0, sys.argv[1])
+    import fastloss as fl
+    from fastloss._registry import LOSSES
+    from helpers import draw
+    assert fl.build_info()["isa"] == sys.argv[2]
+    h = hashlib.sha256()
+    for name, loss in sorted(LOSSES.items()):
+        for params in loss.examples:
+            # sizes with vector remainders; 16 and 1000 classes for row-wise
+            shapes = ([(4099,), (203, 35)] if loss.kind == "elementwise"
+                      else [(257, 16), (9, 1000), (33, 7)])
+            for dtype in (np.float64, np.float32):
+                for shape in shapes:
+                    y, p = draw(loss, params, shape, seed=3, dtype=dtype)
+                    for red in ("mean", "none"):
+                        v, g = loss.loss_grad(y, p, reduction=red, **params)
+                        h.update(np.asarray(v).tobytes() + g.tobytes())
+                    if loss.has_hessian:
+                        g, hh = loss.grad_hess(y, p, **params)
+                        h.update(g.tobytes() + hh.tobytes())
+    print(h.hexdigest())
+""")
+
+
+@pytest.mark.skipif(len(_cpu.supported_isas()) < 2, reason="one SIMD level on this CPU")
+def test_every_simd_level_gives_the_same_bits():
+    # The README promises bitwise identical results for every SIMD level (no
+    # FMA contraction, the same operation order in every build): hash every
+    # loss's outputs under each level the CPU can run.
+    tests_dir = str(Path(__file__).parent)
+    digests = {}
+    for isa in _cpu.supported_isas():
+        env = dict(os.environ, FASTLOSS_ISA=isa)
+        r = subprocess.run([sys.executable, "-c", _ISA_RUN, tests_dir, isa],
+                           capture_output=True, text=True, env=env, cwd=tests_dir)
+        assert r.returncode == 0, r.stderr
+        digests[isa] = r.stdout.strip()
+    assert len(set(digests.values())) == 1, digests

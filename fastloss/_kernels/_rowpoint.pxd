@@ -26,39 +26,29 @@ from fastloss._kernels._numerics cimport f_clip, f_exp, f_expm1, f_log, f_log1p
 
 # --- row reductions ------------------------------------------------------------------
 
+cdef extern from "fl_row.h" nogil:
+    double fl_row_max(const double* x, Py_ssize_t n) noexcept
+    float fl_row_maxf(const float* x, Py_ssize_t n) noexcept
+    double fl_row_sum(const double* x, Py_ssize_t n) noexcept
+    float fl_row_sumf(const float* x, Py_ssize_t n) noexcept
+
+
 cdef inline floating row_max(const floating* x, Py_ssize_t C) noexcept nogil:
-    # max over the row; NaN is skipped here (it still reaches the loss through
-    # exp(x - max)).  -inf for an all -inf row.
-    cdef floating acc[8]
-    cdef floating v
-    cdef Py_ssize_t j, u, c8 = C - C % 8
-    for u in range(8):
-        acc[u] = <floating>-INFINITY
-    for j in range(0, c8, 8):
-        for u in range(8):
-            v = x[j + u]
-            acc[u] = v if v > acc[u] else acc[u]
-    for j in range(c8, C):
-        v = x[j]
-        acc[j - c8] = v if v > acc[j - c8] else acc[j - c8]
-    for u in range(4):
-        acc[u] = acc[u + 4] if acc[u + 4] > acc[u] else acc[u]
-    acc[0] = acc[2] if acc[2] > acc[0] else acc[0]
-    acc[1] = acc[3] if acc[3] > acc[1] else acc[1]
-    return acc[1] if acc[1] > acc[0] else acc[0]
+    # max over the row in SIMD registers (fastloss/_src/fl_row.h); NaN is
+    # skipped here (it still reaches the loss through exp(x - max)).  -inf
+    # for an all -inf row.
+    if floating is float:
+        return fl_row_maxf(x, C)
+    else:
+        return fl_row_max(x, C)
 
 
 cdef inline floating row_sum(const floating* x, Py_ssize_t C) noexcept nogil:
-    cdef floating acc[8]
-    cdef Py_ssize_t j, u, c8 = C - C % 8
-    for u in range(8):
-        acc[u] = 0
-    for j in range(0, c8, 8):
-        for u in range(8):
-            acc[u] += x[j + u]
-    for j in range(c8, C):
-        acc[j - c8] += x[j]
-    return ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]))
+    # in the data's dtype, in SIMD registers (fastloss/_src/fl_row.h)
+    if floating is float:
+        return fl_row_sumf(x, C)
+    else:
+        return fl_row_sum(x, C)
 
 
 cdef inline floating row_sumexp(const floating* x, Py_ssize_t C, floating m) noexcept nogil:
@@ -127,11 +117,12 @@ cdef inline floating _xlog(floating t, floating v) noexcept nogil:
 #   l = T log S - sum_j tw_j (x_j - m),   dl/dx_j = T p_j - tw_j,
 #   d2l/dx_j^2 = T p_j (1 - p_j).
 #
-# These kernels run in two steps so that log S is taken for a whole block of
-# rows in one vectorised loop (with few classes a scalar log per row costs as
-# much as the rest of the row): `softmax_stats` gives m and S of a row (and
-# stores exp(x_j - m) in the gradient row), then the `_row` function, handed
-# m, S and log S, finishes the loss and the gradient.
+# These kernels run in two steps so that log S and 1/S are taken for a whole
+# block of rows in one vectorised loop (with few classes a scalar log and
+# division per row cost as much as the rest of the row): `softmax_stats`
+# gives m and S of a row (and stores exp(x_j - m) in the gradient row), then
+# the `_row` function, handed m, rs = 1/S and log S, finishes the loss and
+# the gradient.
 
 cdef inline floating softmax_stats(const floating* x, Py_ssize_t C, floating* e,
                                    floating* m) noexcept nogil:
@@ -145,7 +136,7 @@ cdef inline floating softmax_stats(const floating* x, Py_ssize_t C, floating* e,
 cdef inline floating scce_logit_row(
         const floating* y, Py_ssize_t lab, const floating* x, Py_ssize_t C,
         const floating* cw, const double* prm, floating ws, floating* g, floating* h,
-        int mode, floating m, floating s, floating logs) noexcept nogil:
+        int mode, floating m, floating rs, floating logs) noexcept nogil:
     # prm = (label_smoothing, sum of class weights).  Target weights as
     # torch.nn.functional.cross_entropy: tw_j = ls/C cw_j + (1 - ls) cw_y [j == y].
     cdef floating ls = <floating>prm[0]
@@ -160,11 +151,11 @@ cdef inline floating scce_logit_row(
     if ls != 0:
         a = a + lsc * row_wshift(x, cw, C, m)
     if mode != 0:
-        ts = ws * t / s
+        ts = ws * t * rs
         b = ws * lsc
         if mode == 2:
             for j in range(C):
-                sm = g[j] / s
+                sm = g[j] * rs
                 h[j] = ws * t * sm * (<floating>1 - sm)
         if cw == NULL:
             for j in range(C):
@@ -181,7 +172,7 @@ cdef inline floating scce_logit_row(
 cdef inline floating cce_logit_row(
         const floating* y, Py_ssize_t lab, const floating* x, Py_ssize_t C,
         const floating* cw, const double* prm, floating ws, floating* g, floating* h,
-        int mode, floating m, floating s, floating logs) noexcept nogil:
+        int mode, floating m, floating rs, floating logs) noexcept nogil:
     # prm = (label_smoothing,).  Dense (one-hot or soft) targets t_j smoothed to
     # (1 - ls) t_j + ls / C (Keras, torch); tw_j = cw_j * that (torch's
     # `weight` with probability targets).
@@ -207,10 +198,10 @@ cdef inline floating cce_logit_row(
     t = ((acc_t[0] + acc_t[1]) + (acc_t[2] + acc_t[3])) + ((acc_t[4] + acc_t[5]) + (acc_t[6] + acc_t[7]))
     a = ((acc_a[0] + acc_a[1]) + (acc_a[2] + acc_a[3])) + ((acc_a[4] + acc_a[5]) + (acc_a[6] + acc_a[7]))
     if mode != 0:
-        ts = ws * t / s
+        ts = ws * t * rs
         for j in range(C):
             tw = _cw(cw, j) * (keep * y[j] + lsc)
-            sm = g[j] / s
+            sm = g[j] * rs
             if mode == 2:
                 h[j] = ws * t * sm * (<floating>1 - sm)
             g[j] = ts * g[j] - ws * tw
