@@ -11,6 +11,8 @@ from functools import partial
 
 import numpy as np
 
+from fastloss import _config, _dispatch
+
 REDUCTIONS = ("none", "mean", "sum")
 
 
@@ -172,18 +174,17 @@ def int_param(value, name, allow_none=False):
 
 
 def check_range(a, name, low=None, high=None, low_open=False, high_open=False, why=""):
-    """Raise if any (non-NaN) element of `a` lies outside the interval."""
+    """Raise if any (non-NaN) element of `a` (a contiguous float32/float64
+    array) lies outside the interval."""
     if a.size == 0:
         return
+    m_lo, m_hi = _dispatch.kernels("_elementwise").value_range(
+        a, _config.threads_for(a.size))
     bad = None
-    if low is not None:
-        m = np.fmin.reduce(a, axis=None)  # ignores NaN, no warning
-        if m < low or (low_open and m == low):
-            bad = m
-    if bad is None and high is not None:
-        m = np.fmax.reduce(a, axis=None)
-        if m > high or (high_open and m == high):
-            bad = m
+    if low is not None and (m_lo < low or (low_open and m_lo == low)):
+        bad = m_lo
+    elif high is not None and (m_hi > high or (high_open and m_hi == high)):
+        bad = m_hi
     if bad is not None:
         lo = "" if low is None else ("(" if low_open else "[") + f"{low}"
         hi = "" if high is None else f"{high}" + (")" if high_open else "]")

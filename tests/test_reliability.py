@@ -241,6 +241,28 @@ def test_every_domain_kind_has_a_bad_value_entry():
                 assert kind == "int_labels" or kind in BAD_VALUES, (name, kind)
 
 
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("n", [1, 15, 16, 17, 1000, 65536 * 3 + 5, 2_000_003])
+@pytest.mark.parametrize("threads", [1, 2])
+def test_value_range_scan_matches_numpy(n, dtype, threads):
+    # The compiled one-pass range scan behind every value check: NaN skipped,
+    # the extremes found wherever they sit (vector lanes, tails, chunks).
+    rng = np.random.default_rng(n)
+    a = rng.standard_normal(n).astype(dtype)
+    a[rng.integers(0, n, size=max(1, n // 7))] = np.nan
+    for pos in (0, n - 1, n // 2):
+        b = a.copy()
+        b[pos] = -1e30
+        c = b.copy()
+        c[(pos + 1) % n] = np.inf
+        for arr in (a, b, c):
+            got = _dispatch.kernels("_elementwise").value_range(arr, threads)
+            if np.isnan(arr).all():
+                assert got == (np.inf, -np.inf)
+            else:
+                assert got == (float(np.nanmin(arr)), float(np.nanmax(arr)))
+
+
 SPARSE_CASES = [c for c in CASES if _sparse(LOSSES[c.values[0]], c.values[1])]
 BAD_LABELS = [
     ("C", np.int64), (-1, np.int64), (2**31, np.int64), (2**32 + 1, np.int64),

@@ -1,6 +1,6 @@
 /*
- * fl_row.h -- maximum and sum of a short row, in SIMD registers, for
- * fastloss's row-wise kernels.
+ * fl_row.h -- maximum and sum of a short row, and the range of an array, in
+ * SIMD registers, for fastloss's kernels and value checks.
  *
  * max_j x[j] is an exact operation, but the compiler may not vectorise it:
  * without -ffinite-math-only GCC does not treat `v > m ? v : m` as a
@@ -139,6 +139,49 @@ static inline float fl_row_sumf(const float *x, ptrdiff_t n)
     return m;
 }
 
+/* lo[0] = min, hi[0] = max over the non-NaN x[j] (+inf, -inf if none) */
+static inline void fl_range(const double *x, ptrdiff_t n, double *lo, double *hi)
+{
+    fl_v8d mn, mx, v;
+    double a[8], b[8], l = INFINITY, h = -INFINITY;
+    ptrdiff_t j, n8 = n - n % 8;
+    int u;
+    for (u = 0; u < 8; u++) { mn[u] = INFINITY; mx[u] = -INFINITY; }
+    for (j = 0; j < n8; j += 8) {
+        memcpy(&v, x + j, sizeof v);
+        mx = FL_VMAX(fl_v8d, fl_v8l, mx, v);
+        mn = FL_VMAX(fl_v8d, fl_v8l, -mn, -v);  /* min = -max(-a, -b) */
+        mn = -mn;
+    }
+    memcpy(a, &mn, sizeof a);
+    memcpy(b, &mx, sizeof b);
+    for (u = 0; u < 8; u++) { l = a[u] < l ? a[u] : l; h = b[u] > h ? b[u] : h; }
+    for (j = n8; j < n; j++) { l = x[j] < l ? x[j] : l; h = x[j] > h ? x[j] : h; }
+    *lo = l;
+    *hi = h;
+}
+
+static inline void fl_rangef(const float *x, ptrdiff_t n, float *lo, float *hi)
+{
+    fl_v16f mn, mx, v;
+    float a[16], b[16], l = INFINITY, h = -INFINITY;
+    ptrdiff_t j, n16 = n - n % 16;
+    int u;
+    for (u = 0; u < 16; u++) { mn[u] = INFINITY; mx[u] = -INFINITY; }
+    for (j = 0; j < n16; j += 16) {
+        memcpy(&v, x + j, sizeof v);
+        mx = FL_VMAX(fl_v16f, fl_v16i, mx, v);
+        mn = FL_VMAX(fl_v16f, fl_v16i, -mn, -v);
+        mn = -mn;
+    }
+    memcpy(a, &mn, sizeof a);
+    memcpy(b, &mx, sizeof b);
+    for (u = 0; u < 16; u++) { l = a[u] < l ? a[u] : l; h = b[u] > h ? b[u] : h; }
+    for (j = n16; j < n; j++) { l = x[j] < l ? x[j] : l; h = x[j] > h ? x[j] : h; }
+    *lo = l;
+    *hi = h;
+}
+
 #else  /* no vector extensions: the plain loop */
 
 static inline double fl_row_max(const double *x, ptrdiff_t n)
@@ -184,6 +227,24 @@ static inline float fl_row_sumf(const float *x, ptrdiff_t n)
     m = (h[0] + h[2]) + (h[1] + h[3]);
     for (j = n16; j < n; j++) m += x[j];
     return m;
+}
+
+static inline void fl_range(const double *x, ptrdiff_t n, double *lo, double *hi)
+{
+    double l = INFINITY, h = -INFINITY;
+    ptrdiff_t j;
+    for (j = 0; j < n; j++) { l = x[j] < l ? x[j] : l; h = x[j] > h ? x[j] : h; }
+    *lo = l;
+    *hi = h;
+}
+
+static inline void fl_rangef(const float *x, ptrdiff_t n, float *lo, float *hi)
+{
+    float l = INFINITY, h = -INFINITY;
+    ptrdiff_t j;
+    for (j = 0; j < n; j++) { l = x[j] < l ? x[j] : l; h = x[j] > h ? x[j] : h; }
+    *lo = l;
+    *hi = h;
 }
 
 #endif
