@@ -53,6 +53,13 @@ def _choose():
 ISA = _choose()
 
 
+_modules = {}
+
+
 def kernels(family):
     """The compiled kernel module of a family ('_elementwise', ...) at ISA."""
-    return importlib.import_module(f"fastloss._kernels.{ISA}.{family}")
+    try:
+        return _modules[family]
+    except KeyError:
+        m = _modules[family] = importlib.import_module(f"fastloss._kernels.{ISA}.{family}")
+        return m

@@ -55,7 +55,8 @@ class Loss:
         self.params = tuple(params)
         self.has_hessian = hessian
         self._param_names = {p.name: p for p in self.params}
-        self._defaults = {p.name: p.default for p in self.params}
+        # Converters see one value at a time, so the defaults convert once.
+        self._converted_defaults = {p.name: p.convert(p.default, p.name) for p in self.params}
         self.summary = summary
         self.__doc__ = self._docstring(summary, formula, y_true_doc, y_pred_doc,
                                        notes, equivalents)
@@ -141,7 +142,7 @@ class Loss:
 
     def _parse(self, kwargs):
         """Fill defaults, reject unknown keywords, convert and check values."""
-        out = dict(self._defaults)
+        out = dict(self._converted_defaults)
         for key, value in kwargs.items():
             spec = self._param_names.get(key)
             if spec is None:
@@ -151,9 +152,7 @@ class Loss:
                     f"{self.name}() got an unexpected keyword argument {key!r} "
                     f"(it accepts: {allowed})"
                 )
-            out[key] = value
-        for p in self.params:
-            out[p.name] = p.convert(out[p.name], p.name)
+            out[key] = spec.convert(value, key)
         return out
 
     def _evaluate(self, want, y_true, y_pred, sample_weight, reduction, kwargs, out=None):

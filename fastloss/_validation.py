@@ -5,6 +5,7 @@ kernels can skip bounds checks.  Messages name the argument and say what to
 fix.
 """
 
+import math
 import numbers
 import operator
 from functools import partial
@@ -87,7 +88,7 @@ def weights(sample_weight, shape, dtype, reduction, n_units=None):
     Accepted shapes: the full `shape`, `(shape[0],)` (one weight per row,
     applied to every element of the row), or a scalar.
     """
-    n = int(np.prod(shape, dtype=np.int64))
+    n = math.prod(shape)
     if sample_weight is None:
         return None, 0, float(n)
     sw = as_numeric(sample_weight, "sample_weight")
