@@ -5,15 +5,18 @@
 # kernels take three more arguments (see "softmax cross-entropy" below):
 #   y    dense targets of the row (NULL for the sparse kernels), lab the label
 #   x    the row of y_pred (logits, probabilities or log-probabilities)
-#   cw   class weights (C values) or NULL (all 1)
+#   cw   class weights (C values; all 1 when none are given, never NULL: a
+#        select between cw[j] and 1 would make GCC give up on the loop)
 #   prm  the kernel's double parameters, in the order the registry passes them
 #   ws   sample weight * gradient scale: g = ws * dl/dx, h = ws * d2l/dx2
-#   mode 0: loss only (g, h unused); 1: loss and g; 2: g and h.
+#   mode 0: loss only (h unused); 1: loss and g; 2: g and h.
 # `mode` is a literal at every call site, so after inlining only the work a
-# mode needs is compiled.  The gradient row doubles as scratch (exp(x - max)
-# is stored there, then turned into the gradient in place), so no kernel
-# allocates.  Reductions over a row use eight interleaved accumulators, which
-# GCC vectorises without reassociating anything (see _reduce.pxd).
+# mode needs is compiled.  g is always a writable row of C values: in mode 0
+# a scratch row of the calling thread.  It doubles as scratch: per-class
+# terms of the loss are stored there by a plain loop (which GCC vectorises,
+# exp and log included) and summed with row_sum, instead of being added up
+# inside the loop, which would keep the whole loop scalar; the gradient
+# overwrites them afterwards.  So no kernel allocates.
 #
 # Targets times logs are selects `t != 0 ? t * log(..) : 0` (xlogy): a masked
 # class (logit -inf, log-probability -inf) with zero target weight adds 0,
@@ -51,6 +54,20 @@ cdef inline floating row_sum(const floating* x, Py_ssize_t C) noexcept nogil:
         return fl_row_sum(x, C)
 
 
+cdef inline floating row_dot(const floating* a, const floating* b, Py_ssize_t C) noexcept nogil:
+    # sum_j a_j b_j, eight interleaved accumulators
+    cdef floating acc[8]
+    cdef Py_ssize_t j, u, c8 = C - C % 8
+    for u in range(8):
+        acc[u] = 0
+    for j in range(0, c8, 8):
+        for u in range(8):
+            acc[u] += a[j + u] * b[j + u]
+    for j in range(c8, C):
+        acc[j - c8] += a[j] * b[j]
+    return ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]))
+
+
 cdef inline floating row_sumexp(const floating* x, Py_ssize_t C, floating m) noexcept nogil:
     # sum_j exp(x_j - m), without storing anything.
     cdef floating acc[8]
@@ -82,25 +99,14 @@ cdef inline floating row_wshift(const floating* x, const floating* cw, Py_ssize_
     cdef Py_ssize_t j, u, c8 = C - C % 8
     for u in range(8):
         acc[u] = 0
-    if cw == NULL:
-        for j in range(0, c8, 8):
-            for u in range(8):
-                acc[u] += x[j + u] - m
-        for j in range(c8, C):
-            acc[j - c8] += x[j] - m
-    else:
-        for j in range(0, c8, 8):
-            for u in range(8):
-                d = x[j + u] - m
-                acc[u] += cw[j + u] * d if cw[j + u] != 0 else <floating>0
-        for j in range(c8, C):
-            d = x[j] - m
-            acc[j - c8] += cw[j] * d if cw[j] != 0 else <floating>0
+    for j in range(0, c8, 8):
+        for u in range(8):
+            d = x[j + u] - m
+            acc[u] += cw[j + u] * d if cw[j + u] != 0 else <floating>0
+    for j in range(c8, C):
+        d = x[j] - m
+        acc[j - c8] += cw[j] * d if cw[j] != 0 else <floating>0
     return ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]))
-
-
-cdef inline floating _cw(const floating* cw, Py_ssize_t j) noexcept nogil:
-    return cw[j] if cw != NULL else <floating>1
 
 
 cdef inline floating _xlog(floating t, floating v) noexcept nogil:
@@ -142,7 +148,7 @@ cdef inline floating scce_logit_row(
     cdef floating ls = <floating>prm[0]
     cdef floating lsc = ls / <floating>C
     cdef floating wsum = <floating>prm[1]
-    cdef floating cy = _cw(cw, lab)
+    cdef floating cy = cw[lab]
     cdef floating ty = (<floating>1 - ls) * cy
     cdef floating t, a, sm, b, ts
     cdef Py_ssize_t j
@@ -157,12 +163,8 @@ cdef inline floating scce_logit_row(
             for j in range(C):
                 sm = g[j] * rs
                 h[j] = ws * t * sm * (<floating>1 - sm)
-        if cw == NULL:
-            for j in range(C):
-                g[j] = ts * g[j] - b
-        else:
-            for j in range(C):
-                g[j] = ts * g[j] - b * cw[j]
+        for j in range(C):
+            g[j] = ts * g[j] - b * cw[j]
         g[lab] -= ws * ty
     if mode == 2:
         return 0
@@ -188,11 +190,11 @@ cdef inline floating cce_logit_row(
         acc_a[u] = 0
     for j in range(0, c8, 8):
         for u in range(8):
-            tw = _cw(cw, j + u) * (keep * y[j + u] + lsc)
+            tw = cw[j + u] * (keep * y[j + u] + lsc)
             acc_t[u] += tw
             acc_a[u] += _xlog(tw, x[j + u] - m)
     for j in range(c8, C):
-        tw = _cw(cw, j) * (keep * y[j] + lsc)
+        tw = cw[j] * (keep * y[j] + lsc)
         acc_t[j - c8] += tw
         acc_a[j - c8] += _xlog(tw, x[j] - m)
     t = ((acc_t[0] + acc_t[1]) + (acc_t[2] + acc_t[3])) + ((acc_t[4] + acc_t[5]) + (acc_t[6] + acc_t[7]))
@@ -200,7 +202,7 @@ cdef inline floating cce_logit_row(
     if mode != 0:
         ts = ws * t * rs
         for j in range(C):
-            tw = _cw(cw, j) * (keep * y[j] + lsc)
+            tw = cw[j] * (keep * y[j] + lsc)
             sm = g[j] * rs
             if mode == 2:
                 h[j] = ws * t * sm * (<floating>1 - sm)
@@ -236,16 +238,17 @@ cdef inline floating _prob_ce_row(
     # agree bitwise; the gradient loops follow.
     for j in range(C):
         if sparse:
-            tw = lsc * _cw(cw, j) + (keep * _cw(cw, lab) if j == lab else <floating>0)
+            tw = lsc * cw[j] + (keep * cw[lab] if j == lab else <floating>0)
         else:
-            tw = _cw(cw, j) * (keep * y[j] + lsc)
-        l -= _xlog(tw, f_log(f_clip(x[j] * inv, eps, hi)))
+            tw = cw[j] * (keep * y[j] + lsc)
+        g[j] = _xlog(tw, f_log(f_clip(x[j] * inv, eps, hi)))
+    l = -row_sum(g, C)
     if mode != 0:
         for j in range(C):
             if sparse:
-                tw = lsc * _cw(cw, j) + (keep * _cw(cw, lab) if j == lab else <floating>0)
+                tw = lsc * cw[j] + (keep * cw[lab] if j == lab else <floating>0)
             else:
-                tw = _cw(cw, j) * (keep * y[j] + lsc)
+                tw = cw[j] * (keep * y[j] + lsc)
             q = x[j] * inv
             ki = tw if (q > eps) & (q < hi) else q * 0
             kk += ki
@@ -323,7 +326,8 @@ cdef inline floating kld_row(
     for j in range(C):
         t = y[j]
         c = eps if x[j] < eps else x[j]  # NaN stays NaN
-        l += _xlog(t, f_log(t) - f_log(c))
+        g[j] = _xlog(t, f_log(t) - f_log(c))
+    l = row_sum(g, C)
     if mode != 0:
         for j in range(C):
             t = y[j]
@@ -345,7 +349,8 @@ cdef inline floating kld_log_row(
     cdef Py_ssize_t j
     for j in range(C):
         t = y[j]
-        l += _xlog(t, f_log(t) - x[j])
+        g[j] = _xlog(t, f_log(t) - x[j])
+    l = row_sum(g, C)
     if mode != 0:
         for j in range(C):
             g[j] = -ws * y[j] + x[j] * 0
@@ -375,21 +380,21 @@ cdef inline floating cfocal_logit_row(
     cdef floating gam = <floating>prm[0]
     cdef floating al = <floating>prm[1]
     cdef floating m = row_max(x, C)
-    cdef floating rest = 0
-    cdef floating ties = 0
-    cdef floating l = 0
-    cdef floating dsum = 0
-    cdef floating d, e, lse1, u, q, p, qg, r, dj
+    cdef floating rest, ties, l, dsum, d, lse1, u, q, p, qg, r
     cdef Py_ssize_t j
     for j in range(C):
         d = x[j] - m
-        e = f_exp(d)
-        rest += e if d != 0 else <floating>0
-        ties += <floating>1 if d == 0 else <floating>0
+        g[j] = <floating>1 if d == 0 else <floating>0
+    ties = row_sum(g, C)
+    for j in range(C):
+        d = x[j] - m
+        g[j] = f_exp(d) if d != 0 else <floating>0
+    rest = row_sum(g, C)
     lse1 = f_log1p(rest + (ties - <floating>1))
     for j in range(C):
         u = (x[j] - m) - lse1
-        l -= al * _xlog(y[j], _powq(-f_expm1(u), gam) * u)
+        g[j] = al * _xlog(y[j], _powq(-f_expm1(u), gam) * u)
+    l = -row_sum(g, C)
     if mode != 0:
         for j in range(C):
             u = (x[j] - m) - lse1
@@ -397,9 +402,8 @@ cdef inline floating cfocal_logit_row(
             qg = _powq(q, gam)
             p = f_exp(u)
             r = u / q if q > 0 else <floating>-1
-            dj = -al * y[j] * qg * (<floating>1 - gam * p * r) if y[j] != 0 else <floating>0
-            dsum += dj
-            g[j] = dj
+            g[j] = -al * y[j] * qg * (<floating>1 - gam * p * r) if y[j] != 0 else <floating>0
+        dsum = row_sum(g, C)
         for j in range(C):
             p = f_exp((x[j] - m) - lse1)
             g[j] = ws * (g[j] - p * dsum)
@@ -424,24 +428,22 @@ cdef inline floating cfocal_prob_row(
     # An all-zero row has no distribution: every q_j is taken as 0 (clipped to
     # eps: a finite loss, zero gradient) instead of 0/0.
     cdef floating inv = <floating>1 / s if s > 0 else s * 0
-    cdef floating l = 0
-    cdef floating b = 0
-    cdef floating q, c, lc, qg, ej
+    cdef floating l, b, q, c, om, ej
     cdef Py_ssize_t j
     for j in range(C):
         c = f_clip(x[j] * inv, eps, hi)
-        l -= al * _xlog(y[j], _powq(<floating>1 - c, gam) * f_log(c))
+        g[j] = al * _xlog(y[j], _powq(<floating>1 - c, gam) * f_log(c))
+    l = -row_sum(g, C)
     if mode != 0:
         for j in range(C):
+            # E_j = -alpha t_j (1 - c)^gamma (1/c - gamma log(c) / (1 - c));
+            # 1 - c >= eps > 0
             q = x[j] * inv
             c = f_clip(q, eps, hi)
-            lc = f_log(c)
-            qg = _powq(<floating>1 - c, gam)
-            ej = -al * y[j] * (qg / c - (gam * _powq(<floating>1 - c, gam - <floating>1) * lc
-                                         if gam != 0 else <floating>0))
-            ej = ej if (q > eps) & (q < hi) else q * 0
-            b += ej * q
-            g[j] = ej
+            om = <floating>1 - c
+            ej = -al * y[j] * _powq(om, gam) * (<floating>1 / c - gam * f_log(c) / om)
+            g[j] = ej if (q > eps) & (q < hi) else q * 0
+        b = row_dot(g, x, C) * inv  # sum_j E_j q_j
         for j in range(C):
             g[j] = ws * (g[j] - b) * inv
             if mode == 2:
