@@ -41,8 +41,8 @@ def cases(sizes=("small", "large"), names=None, all_examples=False):
     return out
 
 
-#: Extra peer providers, f(loss, params) -> {name: f(y, p)}; benchmarks/compare.py
-#: adds the hand-written C loops here.
+#: Extra peer providers, f(loss, params, reuse_out) -> {name: f(y, p)};
+#: benchmarks/compare.py adds the hand-written C loops here.
 EXTRA_PEERS = []
 
 
@@ -50,10 +50,27 @@ class NotApplicable(Exception):
     """Raised by a peer that has no version of this case (e.g. this dtype)."""
 
 
-def implementations(loss, params, peers=False):
-    """name -> f(y_true, y_pred) computing (loss, grad) with reduction='mean'."""
+def reusing(fn):
+    """fn(y, p, out) as f(y, p), with one gradient buffer per shape and dtype
+    kept across calls (a training loop's `out=`)."""
+    bufs = {}
+
+    def f(y, p):
+        key = (p.shape, p.dtype.str)
+        if key not in bufs:
+            bufs[key] = np.empty_like(p)
+        return fn(y, p, bufs[key])
+    return f
+
+
+def implementations(loss, params, peers=False, reuse_out=False):
+    """name -> f(y_true, y_pred) computing (loss, grad) with reduction='mean'.
+
+    reuse_out: fastloss (and the hand-written C loops) write the gradient into
+    a buffer reused across calls instead of a fresh array each call."""
     impls = {
-        "fastloss": lambda y, p: loss.loss_grad(y, p, **params),
+        "fastloss": (reusing(lambda y, p, g: loss.loss_grad(y, p, out=g, **params))
+                     if reuse_out else lambda y, p: loss.loss_grad(y, p, **params)),
         "numpy": lambda y, p: reference.loss_grad(loss.name, y, p, **params),
     }
     if peers:
@@ -61,7 +78,7 @@ def implementations(loss, params, peers=False):
 
         impls.update(_peers.for_loss(loss, params))
         for provider in EXTRA_PEERS:
-            impls.update(provider(loss, params))
+            impls.update(provider(loss, params, reuse_out))
     return impls
 
 
@@ -105,7 +122,7 @@ def time_impls(fns, repeat=5):
 
 
 def run(sizes=("small", "large"), dtypes=("float64", "float32"), names=None,
-        threads=(None,), peers=False, repeat=5, progress=None):
+        threads=(None,), peers=False, repeat=5, progress=None, reuse_out=False):
     """Time every case; return a list of result dicts."""
     import fastloss as fl
 
@@ -113,7 +130,7 @@ def run(sizes=("small", "large"), dtypes=("float64", "float32"), names=None,
     todo = [(c, dt, nt) for c in cases(sizes, names) for dt in dtypes for nt in threads]
     for i, ((size, loss, params, shape), dt, nt) in enumerate(todo):
         y, p = draw(loss, params, shape, np.dtype(dt), seed=0)
-        impls = applicable(implementations(loss, params, peers), y, p)
+        impls = applicable(implementations(loss, params, peers, reuse_out), y, p)
         if progress:
             progress(f"[{i + 1}/{len(todo)}] {loss.name} {dt} {shape}"
                      + (f" threads={nt}" if nt else ""))
@@ -121,7 +138,8 @@ def run(sizes=("small", "large"), dtypes=("float64", "float32"), names=None,
             secs = time_impls({k: (lambda f=f: f(y, p)) for k, f in impls.items()}, repeat)
         rows.append({
             "loss": loss.name, "params": params, "size": size, "shape": list(shape),
-            "dtype": dt, "threads": nt or fl.get_num_threads(), "seconds": secs,
+            "dtype": dt, "threads": nt or fl.get_num_threads(), "reuse_out": reuse_out,
+            "seconds": secs,
             "speedup_vs_numpy": secs["numpy"] / secs["fastloss"],
         })
     return rows
@@ -216,6 +234,10 @@ def main(argv=None):
                     help="comma list of thread counts, e.g. 1,2 (default 1)")
     ap.add_argument("--peers", action="store_true",
                     help="also time scikit-learn, PyTorch and JAX where installed")
+    ap.add_argument("--reuse-out", action="store_true",
+                    help="fastloss and the hand-written C loops write the gradient into a "
+                         "buffer reused across calls (out=), as a training loop would; "
+                         "the other peers allocate as usual")
     ap.add_argument("--repeat", type=int, default=5, help="timing rounds (best kept)")
     ap.add_argument("--json", metavar="PATH", help="write the results as JSON")
     ap.add_argument("--png", metavar="PATH", help="write a speedup chart (needs matplotlib)")
@@ -233,8 +255,11 @@ def main(argv=None):
         print(msg, file=sys.stderr, flush=True)
 
     print(f"# fastloss bench: {machine()}", flush=True)
+    if args.reuse_out:
+        print("# gradients written into reused buffers (out=) by fastloss and handC",
+              flush=True)
     rows = run(sizes, args.dtypes.split(","), names, threads, args.peers, args.repeat,
-               None if args.quiet else progress)
+               None if args.quiet else progress, args.reuse_out)
     print(format_table(rows))
     large = [r["speedup_vs_numpy"] for r in rows if r["size"] != "small"]
     if large:
