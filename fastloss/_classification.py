@@ -82,22 +82,19 @@ def ignore_index_param(value, name):
     return v
 
 
-def _check_labels01(y, name="y_true", what="labels"):
-    V.check_range(y, name, low=0.0, high=1.0, why=f" ({what} in [0, 1])")
+def _labels01(what="labels"):
+    return V.Bound("y_true", 0.0, 1.0, why=f" ({what} in [0, 1])")
 
 
-def _check_probs(p, name="y_pred"):
-    V.check_range(p, name, low=0.0, high=1.0,
-                  why=" (probabilities; pass from_logits=True for raw scores)")
+_PROBS = V.Bound("y_pred", 0.0, 1.0,
+                 why=" (probabilities; pass from_logits=True for raw scores)")
 
 
 # --- binary (element-wise) --------------------------------------------------------------
 
 
-def _check_binary(y, p, prm):
-    _check_labels01(y)
-    if not prm["from_logits"]:
-        _check_probs(p)
+def _binary_bounds(prm):
+    return (_labels01(),) if prm["from_logits"] else (_labels01(), _PROBS)
 
 
 def _pw(prm):
@@ -109,7 +106,7 @@ binary_crossentropy = register(ColumnParamLoss(
     "binary_crossentropy", aliases=("bce", "log_loss"), column_param="pos_weight",
     kernel=lambda prm: (("bce_logit", (prm["label_smoothing"], _pw(prm))) if prm["from_logits"]
                         else ("bce_prob", (prm["label_smoothing"], _pw(prm), prm["eps"]))),
-    check=_check_binary,
+    bounds=_binary_bounds,
     domain=lambda prm: ("softlabel", "logit" if prm["from_logits"] else "prob"),
     examples=({"from_logits": True}, {},
               {"from_logits": True, "label_smoothing": 0.1, "pos_weight": 2.0},
@@ -194,7 +191,7 @@ _GAMMA = Param("gamma", 2.0, V.non_negative,
 
 binary_focal_crossentropy = register(ElementwiseLoss(
     "binary_focal_crossentropy", aliases=("focal",), kernel=_focal_kernel,
-    check=_check_binary, hessian=False,
+    bounds=_binary_bounds, hessian=False,
     domain=lambda prm: ("label01", "logit" if prm["from_logits"] else "prob"),
     examples=({"from_logits": True}, {}, {"from_logits": True, "alpha": 0.25, "gamma": 1.5},
               {"alpha": 0.75, "gamma": 0.5}),
@@ -224,15 +221,13 @@ binary_focal_crossentropy = register(ElementwiseLoss(
 # --- categorical (row-wise) ------------------------------------------------------------
 
 
-def _check_dense(y, p, prm):
-    _check_labels01(y, what="one-hot or probability targets")
-    if not prm.get("from_logits", True):
-        _check_probs(p)
+def _dense_bounds(prm):
+    targets = _labels01("one-hot or probability targets")
+    return (targets,) if prm["from_logits"] else (targets, _PROBS)
 
 
-def _check_sparse(y, p, prm):
-    if not prm["from_logits"]:
-        _check_probs(p)
+def _sparse_bounds(prm):
+    return () if prm["from_logits"] else (_PROBS,)
 
 
 def _wsum(prm, n_classes):
@@ -256,7 +251,7 @@ categorical_crossentropy = register(RowwiseLoss(
     kernel=lambda prm, n_classes: (("cce_logit", (prm["label_smoothing"],))
                                    if prm["from_logits"] else
                                    ("cce_prob", (prm["label_smoothing"], prm["eps"]))),
-    check=_check_dense,
+    bounds=_dense_bounds,
     domain=lambda prm: ("onehot", "logit" if prm["from_logits"] else "probrows"),
     examples=({"from_logits": True}, {}, {"from_logits": True, "label_smoothing": 0.1},
               {"label_smoothing": 0.2}),
@@ -286,7 +281,7 @@ sparse_categorical_crossentropy = register(SparseRowwiseLoss(
         ("scce_logit", (prm["label_smoothing"], _wsum(prm, n_classes)))
         if prm["from_logits"] else
         ("scce_prob", (prm["label_smoothing"], _wsum(prm, n_classes), prm["eps"]))),
-    check=_check_sparse,
+    bounds=_sparse_bounds,
     domain=lambda prm: ("int_labels", "logit" if prm["from_logits"] else "probrows"),
     examples=({"from_logits": True}, {}, {"from_logits": True, "label_smoothing": 0.1},
               {"label_smoothing": 0.2}),
@@ -315,7 +310,7 @@ sparse_categorical_crossentropy = register(SparseRowwiseLoss(
 
 categorical_hinge = register(RowwiseLoss(
     "categorical_hinge", kernel=lambda prm, n_classes: ("cat_hinge", ()),
-    check=lambda y, p, prm: _check_labels01(y, what="one-hot targets"),
+    bounds=lambda prm: (_labels01("one-hot targets"),),
     hessian=False, domain=("onehot", "real"),
     summary="Categorical hinge loss (Keras).",
     formula="pos = sum_j t_j x_j,  neg = max_j (1 - t_j) x_j;  l = max(0, 1 + neg - pos);\n"
@@ -328,18 +323,19 @@ categorical_hinge = register(RowwiseLoss(
 ))
 
 
-def _check_kld(y, p, prm):
-    V.check_range(y, "y_true", low=0.0, high=1.0, why=" (probability rows)")
-    if not prm["log_input"]:
-        V.check_range(p, "y_pred", low=0.0, high=1.0,
-                      why=" (probability rows; pass log_input=True for log-probabilities)")
+def _kld_bounds(prm):
+    targets = V.Bound("y_true", 0.0, 1.0, why=" (probability rows)")
+    if prm["log_input"]:
+        return (targets,)
+    return (targets, V.Bound("y_pred", 0.0, 1.0, why=" (probability rows; pass "
+                                                      "log_input=True for log-probabilities)"))
 
 
 kl_divergence = register(RowwiseLoss(
     "kl_divergence", aliases=("kld", "kullback_leibler_divergence"),
     kernel=lambda prm, n_classes: (("kld_log", ()) if prm["log_input"]
                                    else ("kld", (prm["eps"],))),
-    check=_check_kld,
+    bounds=_kld_bounds,
     domain=lambda prm: ("probrows", "real" if prm["log_input"] else "probrows"),
     examples=({}, {"log_input": True}),
     params=(Param("log_input", False, V.bool_param,
@@ -368,7 +364,7 @@ def _cfocal_kernel(prm, n_classes):
 
 
 categorical_focal_crossentropy = register(RowwiseLoss(
-    "categorical_focal_crossentropy", kernel=_cfocal_kernel, check=_check_dense,
+    "categorical_focal_crossentropy", kernel=_cfocal_kernel, bounds=_dense_bounds,
     hessian=False,
     domain=lambda prm: ("onehot", "logit" if prm["from_logits"] else "probrows"),
     examples=({"from_logits": True}, {}, {"from_logits": True, "gamma": 0.5, "alpha": 0.25},

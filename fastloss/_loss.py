@@ -44,8 +44,13 @@ class Loss:
 
     def __init__(self, name, *, aliases=(), params=(), hessian=True, summary="",
                  formula="", y_true_doc="", y_pred_doc="", notes="", equivalents="",
-                 domain=("real", "real"), examples=({},)):
+                 domain=("real", "real"), examples=({},), bounds=None, check=None):
         self.name = name
+        # bounds(prm): the allowed values of y_true / y_pred (V.Bound tuples);
+        # check(y, p, prm): any other check of the values, on the contiguous
+        # arrays before a kernel runs (it may set private keys in prm).
+        self._bounds = bounds
+        self._check = check
         # Value domains of (y_true, y_pred): a pair of kind names, or a callable
         # params -> pair (see tests/conftest.py `draw`); `examples` are keyword
         # sets worth testing and benchmarking.  Both document the loss too.
@@ -158,6 +163,17 @@ class Loss:
     def _evaluate(self, want, y_true, y_pred, sample_weight, reduction, kwargs, out=None):
         raise NotImplementedError
 
+    def _check_values(self, y, p, prm, fused=False):
+        """Run `check`, and the `bounds` unless the kernel will report the
+        ranges (fused=True).  Returns the bounds still to verify."""
+        if self._check is not None:
+            self._check(y, p, prm)
+        bounds = self._bounds(prm) if self._bounds is not None else ()
+        if bounds and not fused:
+            V.check_bounds(bounds, {"y_true": y, "y_pred": p})
+            return ()
+        return bounds
+
     def _signature(self):
         P = inspect.Parameter
         ps = [P("y_true", P.POSITIONAL_OR_KEYWORD), P("y_pred", P.POSITIONAL_OR_KEYWORD)]
@@ -244,17 +260,19 @@ class ElementwiseLoss(Loss):
     """A loss of one prediction per element: y_true and y_pred of one shape.
 
     `kernel(params)` returns (kernel name, tuple of float parameters) for
-    the compiled element-wise kernel; `check(y, p, params)` validates the
-    values (domains such as y_pred > 0) on the contiguous arrays.
+    the compiled element-wise kernel.  The `bounds` (domains such as
+    y_pred > 0) are checked on the ranges the kernel reports from its own
+    pass over the data, so they cost no extra pass; a call with `out=` checks
+    them first instead, so a caller's buffer is never written by a call that
+    fails.
     """
 
     kind = "elementwise"
 
-    def __init__(self, name, *, kernel, check=None, **kw):
+    def __init__(self, name, *, kernel, **kw):
         super().__init__(name, **kw)
         self._kernel = kernel if callable(kernel) else (lambda prm, _k=kernel: (_k, ()))
-        self._check = check
-        if check is None and type(self) is ElementwiseLoss:
+        if self._check is None and self._bounds is None and type(self) is ElementwiseLoss:
             # Default keywords, no value checks: plain arrays can skip validation.
             name, kparams = self._kernel(self._parse({}))
             K = _dispatch.kernels("_elementwise")
@@ -270,24 +288,27 @@ class ElementwiseLoss(Loss):
         shape = yp.shape
         y = V.contiguous(yt, dtype)
         p = V.contiguous(yp, dtype)
-        if self._check is not None:
-            self._check(y, p, prm)
+        bounds = self._check_values(y, p, prm, fused=out is None)
         w, k, total = V.weights(sample_weight, shape, dtype, reduction)
         mode = {"loss": MODE_LOSS, "grad_hess": MODE_GRAD_HESS}.get(want, MODE_LOSS_GRAD)
         lo = np.empty(shape, dtype) if reduction == "none" and mode != MODE_GRAD_HESS else None
         g, h = _outputs(out, mode, shape, dtype, (y_true, y_pred, sample_weight, y, p, w))
         mean = reduction == "mean"
         gscale = 1.0 / total if mean and total > 0 else 1.0
-        s = self._run(prm, shape, mode, y, p, w, k, lo, g, h, gscale)
+        s = self._run(prm, shape, mode, y, p, w, k, lo, g, h, gscale, bool(bounds))
+        if bounds:
+            s, y_range, p_range = s
+            V.check_found(bounds, {"y_true": y_range, "y_pred": p_range})
         return _result(want, s, total, mean, dtype, lo, g, h)
 
-    def _run(self, prm, shape, mode, y, p, w, k, lo, g, h, gscale):
+    def _run(self, prm, shape, mode, y, p, w, k, lo, g, h, gscale, ranges):
         """Run the compiled loop over the contiguous buffers; returns the loss
-        sum (a hook: subclasses may route some parameters to another loop)."""
+        sum, or with ranges=True (sum, (min, max) of y, (min, max) of p), NaN
+        skipped (a hook: subclasses may route some parameters to another loop)."""
         name, kparams = self._kernel(prm)
         K = _dispatch.kernels("_elementwise")
         return K.run(K.KERNEL_IDS[name], mode, y, p, w, k, kparams, lo, g, h, gscale,
-                     _config.threads_for(p.size))
+                     _config.threads_for(p.size), ranges)
 
 
 class RowwiseLoss(Loss):
@@ -305,10 +326,9 @@ class RowwiseLoss(Loss):
     #: True for losses of integer class labels (SparseRowwiseLoss).
     sparse = False
 
-    def __init__(self, name, *, kernel, check=None, **kw):
+    def __init__(self, name, *, kernel, **kw):
         super().__init__(name, **kw)
         self._kernel = kernel
-        self._check = check
 
     def _targets(self, y_true, yp):
         """(contiguous targets or None, contiguous labels or None, dtype)."""
@@ -336,8 +356,7 @@ class RowwiseLoss(Loss):
                     f"class_weight must hold one weight per class, shape ({n_classes},) "
                     f"for y_pred with {n_classes} classes; got shape {cw.shape}")
             cw = np.ascontiguousarray(cw, dtype=dtype)
-        if self._check is not None:
-            self._check(y, p, prm)
+        self._check_values(y, p, prm)
         w, k, _ = V.weights(sample_weight, units, dtype, reduction)
         n = p.size // n_classes
         if w is not None and k > 0:  # one weight per k rows (or a scalar: k == n)
@@ -413,10 +432,10 @@ class ColumnParamLoss(ElementwiseLoss):
         super().__init__(name, **kw)
         self._column_param = column_param
 
-    def _run(self, prm, shape, mode, y, p, w, k, lo, g, h, gscale):
+    def _run(self, prm, shape, mode, y, p, w, k, lo, g, h, gscale, ranges):
         cp = prm[self._column_param]
         if not isinstance(cp, np.ndarray):
-            return super()._run(prm, shape, mode, y, p, w, k, lo, g, h, gscale)
+            return super()._run(prm, shape, mode, y, p, w, k, lo, g, h, gscale, ranges)
         if len(shape) == 0 or shape[-1] != cp.size:
             raise ValueError(
                 f"{self._column_param} with {cp.size} values needs y_pred with {cp.size} "
@@ -425,6 +444,8 @@ class ColumnParamLoss(ElementwiseLoss):
         name, kparams = self._kernel(dict(prm, **{self._column_param: 1.0}))
         K = _dispatch.kernels("_rowwise")
         cp = np.ascontiguousarray(cp, dtype=p.dtype)
-        return K.run_cols(K.COL_KERNEL_IDS[name], mode, y, p, cp, w, k, kparams, lo, g, h,
-                          gscale, _config.threads_for(p.size))
+        found = (V.value_range(y), V.value_range(p)) if ranges else ()
+        s = K.run_cols(K.COL_KERNEL_IDS[name], mode, y, p, cp, w, k, kparams, lo, g, h,
+                       gscale, _config.threads_for(p.size))
+        return (s,) + found if ranges else s
 

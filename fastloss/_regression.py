@@ -70,18 +70,19 @@ quantile = register(ElementwiseLoss(
 ))
 
 
-def _check_poisson(y, p, prm):
-    V.check_range(y, "y_true", low=0.0, why=" (Poisson targets are counts)")
-    if not prm["log_input"]:
-        V.check_range(p, "y_pred", low=0.0,
-                      why=" (a Poisson rate; pass log_input=True for log-rates)")
+def _poisson_bounds(prm):
+    counts = V.Bound("y_true", low=0.0, why=" (Poisson targets are counts)")
+    if prm["log_input"]:
+        return (counts,)
+    return (counts, V.Bound("y_pred", low=0.0,
+                            why=" (a Poisson rate; pass log_input=True for log-rates)"))
 
 
 poisson = register(ElementwiseLoss(
     "poisson",
     kernel=lambda prm: (("poisson_log", ()) if prm["log_input"]
                         else ("poisson", (prm["eps"],))),
-    check=_check_poisson,
+    bounds=_poisson_bounds,
     domain=lambda prm: ("count", "real" if prm["log_input"] else "positive"),
     examples=({}, {"log_input": True}),
     params=(Param("log_input", False, V.bool_param,
@@ -99,13 +100,13 @@ poisson = register(ElementwiseLoss(
 ))
 
 
-def _check_msle(y, p, prm):
-    V.check_range(y, "y_true", low=-1.0, low_open=True, why=" (log1p needs values > -1)")
-    V.check_range(p, "y_pred", low=-1.0, low_open=True, why=" (log1p needs values > -1)")
+_MSLE_BOUNDS = (V.Bound("y_true", low=-1.0, low_open=True, why=" (log1p needs values > -1)"),
+                V.Bound("y_pred", low=-1.0, low_open=True, why=" (log1p needs values > -1)"))
 
 
 mean_squared_log_error = register(ElementwiseLoss(
-    "mean_squared_log_error", aliases=("msle",), kernel="msle", check=_check_msle,
+    "mean_squared_log_error", aliases=("msle",), kernel="msle",
+    bounds=lambda prm: _MSLE_BOUNDS,
     domain=("positive", "positive"),
     summary="Mean squared logarithmic error.",
     formula="r = log1p(y_pred) - log1p(y_true);  l = r^2;  dl/dy_pred = 2 r / (1 + y_pred);\n"

@@ -9,6 +9,7 @@ import math
 import numbers
 import operator
 from functools import partial
+from typing import NamedTuple
 
 import numpy as np
 
@@ -174,20 +175,46 @@ def int_param(value, name, allow_none=False):
         raise TypeError(f"{name} must be an integer; got {value!r}") from None
 
 
-def check_range(a, name, low=None, high=None, low_open=False, high_open=False, why=""):
-    """Raise if any (non-NaN) element of `a` (a contiguous float32/float64
-    array) lies outside the interval."""
-    if a.size == 0:
-        return
-    m_lo, m_hi = _dispatch.kernels("_elementwise").value_range(
-        a, _config.threads_for(a.size))
-    bad = None
-    if low is not None and (m_lo < low or (low_open and m_lo == low)):
-        bad = m_lo
-    elif high is not None and (m_hi > high or (high_open and m_hi == high)):
-        bad = m_hi
-    if bad is not None:
-        lo = "" if low is None else ("(" if low_open else "[") + f"{low}"
-        hi = "" if high is None else f"{high}" + (")" if high_open else "]")
-        rng = f"{lo or '(-inf'}, {hi or 'inf)'}"
-        raise ValueError(f"{name} must lie in {rng}{why}; found {bad!r}")
+class Bound(NamedTuple):
+    """Allowed values of one argument ("y_true" or "y_pred"): NaN aside, every
+    value must lie in [low, high] (an open end where asked; None: unbounded);
+    `why` is appended to the error message."""
+
+    which: str
+    low: float | None = None
+    high: float | None = None
+    low_open: bool = False
+    high_open: bool = False
+    why: str = ""
+
+
+def check_found(bounds, found):
+    """Raise ValueError for the first bound violated, given the (min, max) of
+    the non-NaN values of each argument: found[bound.which]."""
+    for b in bounds:
+        m_lo, m_hi = found[b.which]
+        bad = None
+        if b.low is not None and (m_lo < b.low or (b.low_open and m_lo == b.low)):
+            bad = m_lo
+        elif b.high is not None and (m_hi > b.high or (b.high_open and m_hi == b.high)):
+            bad = m_hi
+        if bad is not None:
+            lo = "" if b.low is None else ("(" if b.low_open else "[") + f"{b.low}"
+            hi = "" if b.high is None else f"{b.high}" + (")" if b.high_open else "]")
+            rng = f"{lo or '(-inf'}, {hi or 'inf)'}"
+            raise ValueError(f"{b.which} must lie in {rng}{b.why}; found {bad!r}")
+
+
+def value_range(a):
+    """(min, max) of the non-NaN values of a contiguous float32/float64 array,
+    in one compiled pass ((inf, -inf) when there are none)."""
+    return _dispatch.kernels("_elementwise").value_range(a, _config.threads_for(a.size))
+
+
+def check_bounds(bounds, arrays):
+    """check_found for arrays given by name: {"y_true": y, "y_pred": p}."""
+    found = {}
+    for b in bounds:
+        if b.which not in found:
+            found[b.which] = value_range(arrays[b.which])
+        check_found((b,), found)

@@ -233,6 +233,33 @@ def test_values_outside_the_domain_are_rejected_by_name(name, params, which, val
             call(*args, **params)
 
 
+@pytest.mark.parametrize("name,params,which,value", _domain_cases())
+def test_a_bad_value_anywhere_in_a_large_input_is_rejected_and_out_is_untouched(
+        name, params, which, value):
+    # Element-wise kernels check the bounds on the ranges they gather in
+    # their own (parallel, blocked) pass: a bad value in any block, under any
+    # thread count, must still raise.  With out= the bounds are checked
+    # before the kernel runs, so the caller's buffer keeps its contents.
+    loss = LOSSES[name]
+    shape = (6000, 7) if loss.kind == "elementwise" else (3000, 7)
+    y, p = draw(loss, params, shape)
+    rng = np.random.default_rng(len(name))
+    for pos in (0, int(rng.integers(1, y.size - 1)), y.size - 1):
+        a = (y if which == "y_true" else p).copy()
+        a.flat[pos] = value
+        args = (a, p) if which == "y_true" else (y, a)
+        for n_threads in (1, 2):
+            with fl.threads(n_threads):
+                with pytest.raises(ValueError, match=which):
+                    loss.loss_grad(*args, **params)
+                with pytest.raises(ValueError, match=which):
+                    loss(*args, reduction="none", **params)
+        out = np.full(p.shape, 7.0, dtype=p.dtype)
+        with pytest.raises(ValueError, match=which):
+            loss.loss_grad(*args, out=out, **params)
+        assert (out == 7.0).all()
+
+
 def test_every_domain_kind_has_a_bad_value_entry():
     """A new kind must say here which values are invalid (or None)."""
     for name, loss in LOSSES.items():
