@@ -24,3 +24,44 @@ def test_peers_agree_with_fastloss(name, params):
         got_l, got_g = fn(y, p)
         np.testing.assert_allclose(got_l, want_l, rtol=1e-12, err_msg=peer)
         np.testing.assert_allclose(got_g, want_g, rtol=1e-10, atol=1e-15, err_msg=peer)
+
+
+def _handwritten():
+    import sys
+    from pathlib import Path
+
+    bench_dir = str(Path(__file__).resolve().parent.parent / "benchmarks")
+    if bench_dir not in sys.path:
+        sys.path.insert(0, bench_dir)
+    import compare
+
+    return compare
+
+
+@pytest.mark.parametrize("name,params", [
+    ("mean_squared_error", {}),
+    ("binary_crossentropy", {"from_logits": True}),
+    ("sparse_categorical_crossentropy", {"from_logits": True}),
+])
+@pytest.mark.parametrize("reuse_out", [False, True])
+def test_bench_implementations_agree_and_reuse_their_buffers(name, params, reuse_out):
+    # What the bench command times, with and without --reuse-out: fastloss and
+    # (where a C compiler and AVX2 exist) the hand-written C loops compute the
+    # same numbers, and --reuse-out writes every call into one buffer.
+    from fastloss import _bench
+
+    compare = _handwritten()
+    loss = LOSSES[name]
+    y, p = draw(loss, params, (4099,) if loss.kind == "elementwise" else (257, 16), seed=5)
+    want_l, want_g = loss.loss_grad(y, p, **params)
+    impls = _bench.implementations(loss, params, reuse_out=reuse_out)
+    impls.update(compare.handwritten_peer(loss, params, reuse_out))
+    for impl, fn in impls.items():
+        got_l, got_g = fn(y, p)
+        np.testing.assert_allclose(got_l, want_l, rtol=1e-12, err_msg=impl)
+        np.testing.assert_allclose(got_g, want_g, rtol=1e-10, atol=1e-15, err_msg=impl)
+        again = fn(y, p)[1]
+        if reuse_out and impl in ("fastloss", "handC"):
+            assert again is got_g, impl
+        else:
+            assert again is not got_g, impl
