@@ -6,24 +6,22 @@
  * without -ffinite-math-only GCC does not treat `v > m ? v : m` as a
  * reduction, and its SLP pass leaves the usual eight-accumulator form scalar
  * (GCC 12 turns it into compare-and-cmov on integers).  With few classes per
- * row (C = 16) that scalar loop was a tenth of a softmax kernel's time.
+ * row (C = 16) that scalar loop was a tenth of a softmax kernel's time.  Sums
+ * written as an array of eight accumulators do vectorise, but GCC then adds
+ * the lanes in scalar code after a trip through the stack.
  *
  * Here the accumulators are one 64-byte generic vector (8 doubles or 16
  * floats; GCC and Clang lower it to whatever the target has: one AVX-512
- * register, two AVX2 or four SSE2 registers), updated with a compare mask and
- * bitwise selects, which compile to vmaxpd/vblendv or andps/andnps/orps.
- * Other compilers (MSVC) get the plain loop.
+ * register, two AVX2 or four SSE2 registers).  Maxima use a compare mask and
+ * bitwise selects (vmaxpd/vblendv or andps/andnps/orps); the lanes are folded
+ * in halves (8 -> 4 -> 2 -> 1) in registers; leftover elements come last, in
+ * order.  The order of operations depends on n alone, so every ISA level of a
+ * build computes the same bits.  Compilers without vector extensions (MSVC)
+ * get plain loops, the same at every level.
  *
- * Semantics, identical in both versions: NaN is skipped (a comparison with
- * NaN is false, so the accumulator keeps its value); an empty or all -inf or
- * all-NaN row gives -inf.
- *
- * The row sums use the same 64-byte accumulator (lane u takes the elements
- * j = u mod 8, or mod 16 for float) and fold it in halves, 8 -> 4 -> 2 -> 1;
- * leftover elements are added last, in order.  The order of the additions is
- * fixed by n alone, the same in the plain version, so every ISA level gets the
- * same bits.  (Written as an array of eight accumulators, GCC sums the lanes
- * in scalar code after a trip through the stack.)
+ * Semantics: NaN is skipped by maxima and minima (a comparison with NaN is
+ * false, so the accumulator keeps its value); the maximum of an empty, all
+ * -inf or all-NaN row is -inf.  Sums propagate NaN.
  */
 #ifndef FL_ROW_H
 #define FL_ROW_H
@@ -32,6 +30,52 @@
 #include <stdint.h>
 #include <string.h>
 #include <math.h>
+
+/* scalar steps, shared by the tails and the plain version */
+#define FL_SMAX(a, b) ((b) > (a) ? (b) : (a))
+#define FL_SMIN(a, b) ((b) < (a) ? (b) : (a))
+#define FL_SADD(a, b) ((a) + (b))
+
+/*
+ * A row fold: NAME(x, n) combines x[0..n) with OP, LANES at a time in one
+ * vector VT, folds the lanes with HFOLD and the leftovers with SOP.
+ */
+#define FL_DEFINE_FOLD(NAME, T, VT, LANES, INIT, OP, HFOLD, SOP)            \
+    static inline T NAME(const T *x, ptrdiff_t n)                            \
+    {                                                                        \
+        VT acc = (VT){0} + (INIT), v; /* INIT in every lane */              \
+        T m;                                                                 \
+        ptrdiff_t j, nl = n - n % (LANES);                                   \
+        for (j = 0; j < nl; j += (LANES)) {                                  \
+            memcpy(&v, x + j, sizeof v);                                     \
+            acc = OP(acc, v);                                                \
+        }                                                                    \
+        m = HFOLD(acc);                                                      \
+        for (j = nl; j < n; j++) m = SOP(m, x[j]);                           \
+        return m;                                                            \
+    }
+
+/*
+ * The range of an array: lo[0], hi[0] = min, max of the non-NaN x[j]
+ * (+inf, -inf if there are none), both in one pass over the data.
+ */
+#define FL_DEFINE_RANGE(NAME, T, VT, LANES, VMIN, VMAX, HMIN, HMAX)         \
+    static inline void NAME(const T *x, ptrdiff_t n, T *lo, T *hi)           \
+    {                                                                        \
+        VT mn = (VT){0} + INFINITY, mx = (VT){0} - INFINITY, v;              \
+        T l, h;                                                              \
+        ptrdiff_t j, nl = n - n % (LANES);                                   \
+        for (j = 0; j < nl; j += (LANES)) {                                  \
+            memcpy(&v, x + j, sizeof v);                                     \
+            mn = VMIN(mn, v);                                                \
+            mx = VMAX(mx, v);                                                \
+        }                                                                    \
+        l = HMIN(mn);                                                        \
+        h = HMAX(mx);                                                        \
+        for (j = nl; j < n; j++) { l = FL_SMIN(l, x[j]); h = FL_SMAX(h, x[j]); } \
+        *lo = l;                                                             \
+        *hi = h;                                                             \
+    }
 
 #if (defined(__GNUC__) && __GNUC__ >= 12) || defined(__clang__)
 
@@ -48,204 +92,64 @@ typedef int32_t fl_v16i __attribute__((vector_size(64)));
 typedef int32_t fl_v8i __attribute__((vector_size(32)));
 typedef int32_t fl_v4i __attribute__((vector_size(16)));
 
-/* max(a, b) lane by lane, keeping a where b is not larger (or is NaN) */
-#define FL_VMAX(VT, IT, a, b) \
-    ((VT)(((IT)(b) & (IT)((b) > (a))) | ((IT)(a) & ~(IT)((b) > (a)))))
+/* lane by lane: b where KEEP_B (a mask of all-ones lanes), else a */
+#define FL_VSEL(VT, IT, KEEP_B, a, b) \
+    ((VT)(((IT)(b) & (IT)(KEEP_B)) | ((IT)(a) & ~(IT)(KEEP_B))))
+/* max / min keeping a where b is not larger / smaller (or is NaN) */
+#define FL_VMAX(VT, IT, a, b) FL_VSEL(VT, IT, (b) > (a), a, b)
+#define FL_VMIN(VT, IT, a, b) FL_VSEL(VT, IT, (b) < (a), a, b)
 
-static inline double fl_row_max(const double *x, ptrdiff_t n)
-{
-    fl_v8d acc, v;
-    fl_v4d h4;
-    fl_v2d h2;
-    double m;
-    ptrdiff_t j, n8 = n - n % 8;
-    int u;
-    for (u = 0; u < 8; u++) acc[u] = -INFINITY;
-    for (j = 0; j < n8; j += 8) {
-        memcpy(&v, x + j, sizeof v);
-        acc = FL_VMAX(fl_v8d, fl_v8l, acc, v);
-    }
-    /* halve in registers: 8 -> 4 -> 2 -> 1 lanes */
-    h4 = FL_VMAX(fl_v4d, fl_v4l, __builtin_shufflevector(acc, acc, 0, 1, 2, 3),
-                 __builtin_shufflevector(acc, acc, 4, 5, 6, 7));
-    h2 = FL_VMAX(fl_v2d, fl_v2l, __builtin_shufflevector(h4, h4, 0, 1),
-                 __builtin_shufflevector(h4, h4, 2, 3));
-    m = h2[1] > h2[0] ? h2[1] : h2[0];
-    for (j = n8; j < n; j++) m = x[j] > m ? x[j] : m;
-    return m;
-}
+#define FL_LO4(v) __builtin_shufflevector(v, v, 0, 1, 2, 3)
+#define FL_HI4(v) __builtin_shufflevector(v, v, 4, 5, 6, 7)
+#define FL_LO2(v) __builtin_shufflevector(v, v, 0, 1)
+#define FL_HI2(v) __builtin_shufflevector(v, v, 2, 3)
+#define FL_LO8(v) __builtin_shufflevector(v, v, 0, 1, 2, 3, 4, 5, 6, 7)
+#define FL_HI8(v) __builtin_shufflevector(v, v, 8, 9, 10, 11, 12, 13, 14, 15)
 
-static inline float fl_row_maxf(const float *x, ptrdiff_t n)
-{
-    fl_v16f acc, v;
-    fl_v8f h8;
-    fl_v4f h4;
-    float m;
-    ptrdiff_t j, n16 = n - n % 16;
-    int u;
-    for (u = 0; u < 16; u++) acc[u] = -INFINITY;
-    for (j = 0; j < n16; j += 16) {
-        memcpy(&v, x + j, sizeof v);
-        acc = FL_VMAX(fl_v16f, fl_v16i, acc, v);
-    }
-    h8 = FL_VMAX(fl_v8f, fl_v8i, __builtin_shufflevector(acc, acc, 0, 1, 2, 3, 4, 5, 6, 7),
-                 __builtin_shufflevector(acc, acc, 8, 9, 10, 11, 12, 13, 14, 15));
-    h4 = FL_VMAX(fl_v4f, fl_v4i, __builtin_shufflevector(h8, h8, 0, 1, 2, 3),
-                 __builtin_shufflevector(h8, h8, 4, 5, 6, 7));
-    h4 = FL_VMAX(fl_v4f, fl_v4i, h4, __builtin_shufflevector(h4, h4, 2, 3, 0, 1));
-    m = h4[1] > h4[0] ? h4[1] : h4[0];
-    for (j = n16; j < n; j++) m = x[j] > m ? x[j] : m;
-    return m;
-}
+/* Folding lanes in halves: VOP on vectors of each width, then SOP on the
+ * last two lanes.  Doubles: 8 -> 4 -> 2 -> 1. */
+#define FL_HFOLD8D(acc, VOP, SOP)                                            \
+    ({ fl_v4d h4_ = VOP(fl_v4d, fl_v4l, FL_LO4(acc), FL_HI4(acc));           \
+       fl_v2d h2_ = VOP(fl_v2d, fl_v2l, FL_LO2(h4_), FL_HI2(h4_));           \
+       SOP(h2_[0], h2_[1]); })
+/* Floats: 16 -> 8 -> 4, then lanes (0 + 2) and (1 + 3), then the two. */
+#define FL_HFOLD16F(acc, VOP, SOP)                                           \
+    ({ fl_v8f h8_ = VOP(fl_v8f, fl_v8i, FL_LO8(acc), FL_HI8(acc));           \
+       fl_v4f h4_ = VOP(fl_v4f, fl_v4i, FL_LO4(h8_), FL_HI4(h8_));           \
+       SOP(SOP(h4_[0], h4_[2]), SOP(h4_[1], h4_[3])); })
 
-static inline double fl_row_sum(const double *x, ptrdiff_t n)
-{
-    fl_v8d acc, v;
-    fl_v4d h4;
-    fl_v2d h2;
-    double m;
-    ptrdiff_t j, n8 = n - n % 8;
-    int u;
-    for (u = 0; u < 8; u++) acc[u] = 0.0;
-    for (j = 0; j < n8; j += 8) {
-        memcpy(&v, x + j, sizeof v);
-        acc += v;
-    }
-    h4 = __builtin_shufflevector(acc, acc, 0, 1, 2, 3) + __builtin_shufflevector(acc, acc, 4, 5, 6, 7);
-    h2 = __builtin_shufflevector(h4, h4, 0, 1) + __builtin_shufflevector(h4, h4, 2, 3);
-    m = h2[0] + h2[1];
-    for (j = n8; j < n; j++) m += x[j];
-    return m;
-}
+#define FL_VADD(VT, IT, a, b) ((a) + (b))
 
-static inline float fl_row_sumf(const float *x, ptrdiff_t n)
-{
-    fl_v16f acc, v;
-    fl_v8f h8;
-    fl_v4f h4;
-    float m;
-    ptrdiff_t j, n16 = n - n % 16;
-    int u;
-    for (u = 0; u < 16; u++) acc[u] = 0.0f;
-    for (j = 0; j < n16; j += 16) {
-        memcpy(&v, x + j, sizeof v);
-        acc += v;
-    }
-    h8 = __builtin_shufflevector(acc, acc, 0, 1, 2, 3, 4, 5, 6, 7)
-         + __builtin_shufflevector(acc, acc, 8, 9, 10, 11, 12, 13, 14, 15);
-    h4 = __builtin_shufflevector(h8, h8, 0, 1, 2, 3) + __builtin_shufflevector(h8, h8, 4, 5, 6, 7);
-    m = (h4[0] + h4[2]) + (h4[1] + h4[3]);
-    for (j = n16; j < n; j++) m += x[j];
-    return m;
-}
+#define FL_MAX8D(a, b) FL_VMAX(fl_v8d, fl_v8l, a, b)
+#define FL_MIN8D(a, b) FL_VMIN(fl_v8d, fl_v8l, a, b)
+#define FL_ADD8D(a, b) ((a) + (b))
+#define FL_MAX16F(a, b) FL_VMAX(fl_v16f, fl_v16i, a, b)
+#define FL_MIN16F(a, b) FL_VMIN(fl_v16f, fl_v16i, a, b)
+#define FL_ADD16F(a, b) ((a) + (b))
+#define FL_HMAX8D(acc) FL_HFOLD8D(acc, FL_VMAX, FL_SMAX)
+#define FL_HMIN8D(acc) FL_HFOLD8D(acc, FL_VMIN, FL_SMIN)
+#define FL_HSUM8D(acc) FL_HFOLD8D(acc, FL_VADD, FL_SADD)
+#define FL_HMAX16F(acc) FL_HFOLD16F(acc, FL_VMAX, FL_SMAX)
+#define FL_HMIN16F(acc) FL_HFOLD16F(acc, FL_VMIN, FL_SMIN)
+#define FL_HSUM16F(acc) FL_HFOLD16F(acc, FL_VADD, FL_SADD)
 
-/* lo[0] = min, hi[0] = max over the non-NaN x[j] (+inf, -inf if none) */
-static inline void fl_range(const double *x, ptrdiff_t n, double *lo, double *hi)
-{
-    fl_v8d mn, mx, v;
-    double a[8], b[8], l = INFINITY, h = -INFINITY;
-    ptrdiff_t j, n8 = n - n % 8;
-    int u;
-    for (u = 0; u < 8; u++) { mn[u] = INFINITY; mx[u] = -INFINITY; }
-    for (j = 0; j < n8; j += 8) {
-        memcpy(&v, x + j, sizeof v);
-        mx = FL_VMAX(fl_v8d, fl_v8l, mx, v);
-        mn = FL_VMAX(fl_v8d, fl_v8l, -mn, -v);  /* min = -max(-a, -b) */
-        mn = -mn;
-    }
-    memcpy(a, &mn, sizeof a);
-    memcpy(b, &mx, sizeof b);
-    for (u = 0; u < 8; u++) { l = a[u] < l ? a[u] : l; h = b[u] > h ? b[u] : h; }
-    for (j = n8; j < n; j++) { l = x[j] < l ? x[j] : l; h = x[j] > h ? x[j] : h; }
-    *lo = l;
-    *hi = h;
-}
+FL_DEFINE_FOLD(fl_row_max, double, fl_v8d, 8, -INFINITY, FL_MAX8D, FL_HMAX8D, FL_SMAX)
+FL_DEFINE_FOLD(fl_row_maxf, float, fl_v16f, 16, -INFINITY, FL_MAX16F, FL_HMAX16F, FL_SMAX)
+FL_DEFINE_FOLD(fl_row_sum, double, fl_v8d, 8, 0.0, FL_ADD8D, FL_HSUM8D, FL_SADD)
+FL_DEFINE_FOLD(fl_row_sumf, float, fl_v16f, 16, 0.0f, FL_ADD16F, FL_HSUM16F, FL_SADD)
+FL_DEFINE_RANGE(fl_range, double, fl_v8d, 8, FL_MIN8D, FL_MAX8D, FL_HMIN8D, FL_HMAX8D)
+FL_DEFINE_RANGE(fl_rangef, float, fl_v16f, 16, FL_MIN16F, FL_MAX16F, FL_HMIN16F, FL_HMAX16F)
 
-static inline void fl_rangef(const float *x, ptrdiff_t n, float *lo, float *hi)
-{
-    fl_v16f mn, mx, v;
-    float a[16], b[16], l = INFINITY, h = -INFINITY;
-    ptrdiff_t j, n16 = n - n % 16;
-    int u;
-    for (u = 0; u < 16; u++) { mn[u] = INFINITY; mx[u] = -INFINITY; }
-    for (j = 0; j < n16; j += 16) {
-        memcpy(&v, x + j, sizeof v);
-        mx = FL_VMAX(fl_v16f, fl_v16i, mx, v);
-        mn = FL_VMAX(fl_v16f, fl_v16i, -mn, -v);
-        mn = -mn;
-    }
-    memcpy(a, &mn, sizeof a);
-    memcpy(b, &mx, sizeof b);
-    for (u = 0; u < 16; u++) { l = a[u] < l ? a[u] : l; h = b[u] > h ? b[u] : h; }
-    for (j = n16; j < n; j++) { l = x[j] < l ? x[j] : l; h = x[j] > h ? x[j] : h; }
-    *lo = l;
-    *hi = h;
-}
+#else  /* no vector extensions: plain loops ("vectors" of one lane) */
 
-#else  /* no vector extensions: the plain loop */
+#define FL_ID(acc) (acc)
 
-static inline double fl_row_max(const double *x, ptrdiff_t n)
-{
-    double m = -INFINITY;
-    ptrdiff_t j;
-    for (j = 0; j < n; j++) m = x[j] > m ? x[j] : m;
-    return m;
-}
-
-static inline float fl_row_maxf(const float *x, ptrdiff_t n)
-{
-    float m = -INFINITY;
-    ptrdiff_t j;
-    for (j = 0; j < n; j++) m = x[j] > m ? x[j] : m;
-    return m;
-}
-
-static inline double fl_row_sum(const double *x, ptrdiff_t n)
-{
-    double a[8], h[4], m;
-    ptrdiff_t j, n8 = n - n % 8;
-    int u;
-    for (u = 0; u < 8; u++) a[u] = 0.0;
-    for (j = 0; j < n8; j += 8)
-        for (u = 0; u < 8; u++) a[u] += x[j + u];
-    for (u = 0; u < 4; u++) h[u] = a[u] + a[u + 4];
-    m = (h[0] + h[2]) + (h[1] + h[3]);
-    for (j = n8; j < n; j++) m += x[j];
-    return m;
-}
-
-static inline float fl_row_sumf(const float *x, ptrdiff_t n)
-{
-    float a[16], h[8], m;
-    ptrdiff_t j, n16 = n - n % 16;
-    int u;
-    for (u = 0; u < 16; u++) a[u] = 0.0f;
-    for (j = 0; j < n16; j += 16)
-        for (u = 0; u < 16; u++) a[u] += x[j + u];
-    for (u = 0; u < 8; u++) h[u] = a[u] + a[u + 8];
-    for (u = 0; u < 4; u++) h[u] = h[u] + h[u + 4];
-    m = (h[0] + h[2]) + (h[1] + h[3]);
-    for (j = n16; j < n; j++) m += x[j];
-    return m;
-}
-
-static inline void fl_range(const double *x, ptrdiff_t n, double *lo, double *hi)
-{
-    double l = INFINITY, h = -INFINITY;
-    ptrdiff_t j;
-    for (j = 0; j < n; j++) { l = x[j] < l ? x[j] : l; h = x[j] > h ? x[j] : h; }
-    *lo = l;
-    *hi = h;
-}
-
-static inline void fl_rangef(const float *x, ptrdiff_t n, float *lo, float *hi)
-{
-    float l = INFINITY, h = -INFINITY;
-    ptrdiff_t j;
-    for (j = 0; j < n; j++) { l = x[j] < l ? x[j] : l; h = x[j] > h ? x[j] : h; }
-    *lo = l;
-    *hi = h;
-}
+FL_DEFINE_FOLD(fl_row_max, double, double, 1, -INFINITY, FL_SMAX, FL_ID, FL_SMAX)
+FL_DEFINE_FOLD(fl_row_maxf, float, float, 1, -INFINITY, FL_SMAX, FL_ID, FL_SMAX)
+FL_DEFINE_FOLD(fl_row_sum, double, double, 1, 0.0, FL_SADD, FL_ID, FL_SADD)
+FL_DEFINE_FOLD(fl_row_sumf, float, float, 1, 0.0f, FL_SADD, FL_ID, FL_SADD)
+FL_DEFINE_RANGE(fl_range, double, double, 1, FL_SMIN, FL_SMAX, FL_ID, FL_ID)
+FL_DEFINE_RANGE(fl_rangef, float, float, 1, FL_SMIN, FL_SMAX, FL_ID, FL_ID)
 
 #endif
 
