@@ -165,7 +165,12 @@ class Loss:
 
     def _check_values(self, y, p, prm, fused=False):
         """Run `check`, and the `bounds` unless the kernel will report the
-        ranges (fused=True).  Returns the bounds still to verify."""
+        ranges (fused=True).  Returns the bounds still to verify.
+
+        Kernels can report the min and max of y and p from their own pass
+        over the data, so bounds cost no extra pass; the callers fuse unless
+        the call has `out=`, where the bounds are checked first so that a
+        caller's buffer is never written by a call that fails."""
         if self._check is not None:
             self._check(y, p, prm)
         bounds = self._bounds(prm) if self._bounds is not None else ()
@@ -260,11 +265,7 @@ class ElementwiseLoss(Loss):
     """A loss of one prediction per element: y_true and y_pred of one shape.
 
     `kernel(params)` returns (kernel name, tuple of float parameters) for
-    the compiled element-wise kernel.  The `bounds` (domains such as
-    y_pred > 0) are checked on the ranges the kernel reports from its own
-    pass over the data, so they cost no extra pass; a call with `out=` checks
-    them first instead, so a caller's buffer is never written by a call that
-    fails.
+    the compiled element-wise kernel.
     """
 
     kind = "elementwise"
@@ -356,7 +357,7 @@ class RowwiseLoss(Loss):
                     f"class_weight must hold one weight per class, shape ({n_classes},) "
                     f"for y_pred with {n_classes} classes; got shape {cw.shape}")
             cw = np.ascontiguousarray(cw, dtype=dtype)
-        self._check_values(y, p, prm)
+        bounds = self._check_values(y, p, prm, fused=out is None)
         w, k, _ = V.weights(sample_weight, units, dtype, reduction)
         n = p.size // n_classes
         if w is not None and k > 0:  # one weight per k rows (or a scalar: k == n)
@@ -368,13 +369,15 @@ class RowwiseLoss(Loss):
         g, h = _outputs(out, mode, yp.shape, dtype,
                         (y_true, y_pred, sample_weight, y, lab, p, w, cw))
         mean = reduction == "mean"
-        s, den = K.run(K.KERNEL_IDS[name], mode, y, lab, p, n_classes, w, cw, kparams,
-                       prm.get("ignore_index"),
-                       None if lo is None else lo.reshape(-1),
-                       None if g is None else g.reshape(-1),
-                       None if h is None else h.reshape(-1),
-                       mean, _config.threads_for(p.size))
-        return _result(want, s, den, mean, dtype, lo, g, h)
+        r = K.run(K.KERNEL_IDS[name], mode, y, lab, p, n_classes, w, cw, kparams,
+                  prm.get("ignore_index"),
+                  None if lo is None else lo.reshape(-1),
+                  None if g is None else g.reshape(-1),
+                  None if h is None else h.reshape(-1),
+                  mean, _config.threads_for(p.size), bool(bounds))
+        if bounds:
+            V.check_found(bounds, {"y_true": r[2], "y_pred": r[3]})
+        return _result(want, r[0], r[1], mean, dtype, lo, g, h)
 
 
 class SparseRowwiseLoss(RowwiseLoss):

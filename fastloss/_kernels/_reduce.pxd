@@ -12,6 +12,10 @@
 
 from cython cimport floating
 
+cdef extern from "fl_row.h" nogil:
+    void fl_range(const double* x, Py_ssize_t n, double* lo, double* hi) noexcept
+    void fl_rangef(const float* x, Py_ssize_t n, float* lo, float* hi) noexcept
+
 
 cdef inline double lane_sum_8(const double* acc) noexcept nogil:
     # The final tree of eight interleaved accumulators.
@@ -48,3 +52,27 @@ cdef inline double pairwise_sum(const double* x, Py_ssize_t n) noexcept nogil:
         return s
     half = n // 2
     return pairwise_sum(x, half) + pairwise_sum(x + half, n - half)
+
+
+# --- value ranges (for the value checks that ride along in a kernel's pass) ---------
+
+cdef inline void block_range(const floating* x, Py_ssize_t n, double* out) noexcept nogil:
+    # out[0], out[1] = min, max of the non-NaN x (inf, -inf if there are none)
+    cdef float lo, hi
+    if floating is float:
+        fl_rangef(x, n, &lo, &hi)
+        out[0] = lo
+        out[1] = hi
+    else:
+        fl_range(x, n, out, out + 1)
+
+
+cdef inline void merge_ranges(const double* rg, Py_ssize_t count, Py_ssize_t stride,
+                              double* out) noexcept nogil:
+    # out[0], out[1] = min of rg[i * stride], max of rg[i * stride + 1], i < count
+    cdef Py_ssize_t i
+    out[0] = rg[0]
+    out[1] = rg[1]
+    for i in range(1, count):
+        out[0] = rg[i * stride] if rg[i * stride] < out[0] else out[0]
+        out[1] = rg[i * stride + 1] if rg[i * stride + 1] > out[1] else out[1]

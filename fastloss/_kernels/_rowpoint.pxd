@@ -9,10 +9,10 @@
 #        select between cw[j] and 1 would make GCC give up on the loop)
 #   prm  the kernel's double parameters, in the order the registry passes them
 #   ws   sample weight * gradient scale: g = ws * dl/dx, h = ws * d2l/dx2
-#   mode 0: loss only (h unused); 1: loss and g; 2: g and h.
+#   mode 0: loss only; 1: loss and g; 2: g and h.
 # `mode` is a literal at every call site, so after inlining only the work a
 # mode needs is compiled.  g is always a writable row of C values: in mode 0
-# a scratch row of the calling thread.  It doubles as scratch: per-class
+# a scratch row of the calling thread; h is one too in mode 1 (NULL in mode 0).  It doubles as scratch: per-class
 # terms of the loss are stored there by a plain loop (which GCC vectorises,
 # exp and log included) and summed with row_sum, instead of being added up
 # inside the loop, which would keep the whole loop scalar; the gradient
@@ -68,20 +68,6 @@ cdef inline floating row_dot(const floating* a, const floating* b, Py_ssize_t C)
     return ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]))
 
 
-cdef inline floating row_sumexp(const floating* x, Py_ssize_t C, floating m) noexcept nogil:
-    # sum_j exp(x_j - m), without storing anything.
-    cdef floating acc[8]
-    cdef Py_ssize_t j, u, c8 = C - C % 8
-    for u in range(8):
-        acc[u] = 0
-    for j in range(0, c8, 8):
-        for u in range(8):
-            acc[u] += f_exp(x[j + u] - m)
-    for j in range(c8, C):
-        acc[j - c8] += f_exp(x[j] - m)
-    return ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]))
-
-
 cdef inline floating row_expstore(const floating* x, Py_ssize_t C, floating m,
                                   floating* e) noexcept nogil:
     # e_j = exp(x_j - m) (a pure map: vectorises), then their sum.
@@ -89,24 +75,6 @@ cdef inline floating row_expstore(const floating* x, Py_ssize_t C, floating m,
     for j in range(C):
         e[j] = f_exp(x[j] - m)
     return row_sum(e, C)
-
-
-cdef inline floating row_wshift(const floating* x, const floating* cw, Py_ssize_t C,
-                                floating m) noexcept nogil:
-    # sum_j cw_j (x_j - m), with cw_j == 0 adding 0 even for x_j = -inf.
-    cdef floating acc[8]
-    cdef floating d
-    cdef Py_ssize_t j, u, c8 = C - C % 8
-    for u in range(8):
-        acc[u] = 0
-    for j in range(0, c8, 8):
-        for u in range(8):
-            d = x[j + u] - m
-            acc[u] += cw[j + u] * d if cw[j + u] != 0 else <floating>0
-    for j in range(c8, C):
-        d = x[j] - m
-        acc[j - c8] += cw[j] * d if cw[j] != 0 else <floating>0
-    return ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]))
 
 
 cdef inline floating _xlog(floating t, floating v) noexcept nogil:
@@ -132,10 +100,8 @@ cdef inline floating _xlog(floating t, floating v) noexcept nogil:
 
 cdef inline floating softmax_stats(const floating* x, Py_ssize_t C, floating* e,
                                    floating* m) noexcept nogil:
-    # m[0] = max_j x_j; returns S.  e_j = exp(x_j - m) is stored when e != NULL.
+    # m[0] = max_j x_j; returns S, and stores e_j = exp(x_j - m).
     m[0] = row_max(x, C)
-    if e == NULL:
-        return row_sumexp(x, C, m[0])
     return row_expstore(x, C, m[0], e)
 
 
@@ -151,11 +117,16 @@ cdef inline floating scce_logit_row(
     cdef floating cy = cw[lab]
     cdef floating ty = (<floating>1 - ls) * cy
     cdef floating t, a, sm, b, ts
+    cdef floating* sc = g if mode == 0 else h  # scratch, as in cce_logit_row
     cdef Py_ssize_t j
     t = ty + lsc * wsum
-    a = _xlog(ty, x[lab] - m)
-    if ls != 0:
-        a = a + lsc * row_wshift(x, cw, C, m)
+    if mode != 2:
+        a = _xlog(ty, x[lab] - m)
+        if ls != 0:
+            # sum_j cw_j (x_j - m), a class of weight 0 adding 0 even at -inf
+            for j in range(C):
+                sc[j] = _xlog(cw[j], x[j] - m)
+            a = a + lsc * row_sum(sc, C)
     if mode != 0:
         ts = ws * t * rs
         b = ws * lsc
@@ -181,24 +152,17 @@ cdef inline floating cce_logit_row(
     cdef floating ls = <floating>prm[0]
     cdef floating lsc = ls / <floating>C
     cdef floating keep = <floating>1 - ls
-    cdef floating acc_t[8]
-    cdef floating acc_a[8]
+    # scratch: g in mode 0 (its exps are not needed), else h (the hessian row
+    # is written only at the end; in mode 1 it is the thread's scratch row)
+    cdef floating* sc = g if mode == 0 else h
     cdef floating t, a, tw, sm, ts
-    cdef Py_ssize_t j, u, c8 = C - C % 8
-    for u in range(8):
-        acc_t[u] = 0
-        acc_a[u] = 0
-    for j in range(0, c8, 8):
-        for u in range(8):
-            tw = cw[j + u] * (keep * y[j + u] + lsc)
-            acc_t[u] += tw
-            acc_a[u] += _xlog(tw, x[j + u] - m)
-    for j in range(c8, C):
-        tw = cw[j] * (keep * y[j] + lsc)
-        acc_t[j - c8] += tw
-        acc_a[j - c8] += _xlog(tw, x[j] - m)
-    t = ((acc_t[0] + acc_t[1]) + (acc_t[2] + acc_t[3])) + ((acc_t[4] + acc_t[5]) + (acc_t[6] + acc_t[7]))
-    a = ((acc_a[0] + acc_a[1]) + (acc_a[2] + acc_a[3])) + ((acc_a[4] + acc_a[5]) + (acc_a[6] + acc_a[7]))
+    cdef Py_ssize_t j
+    for j in range(C):
+        sc[j] = cw[j] * (keep * y[j] + lsc)
+    t = row_sum(sc, C)
+    for j in range(C):
+        sc[j] = _xlog(sc[j], x[j] - m)
+    a = row_sum(sc, C)
     if mode != 0:
         ts = ws * t * rs
         for j in range(C):
@@ -391,24 +355,28 @@ cdef inline floating cfocal_logit_row(
         g[j] = f_exp(d) if d != 0 else <floating>0
     rest = row_sum(g, C)
     lse1 = f_log1p(rest + (ties - <floating>1))
-    for j in range(C):
-        u = (x[j] - m) - lse1
-        g[j] = al * _xlog(y[j], _powq(-f_expm1(u), gam) * u)
-    l = -row_sum(g, C)
-    if mode != 0:
+    if mode == 0:
         for j in range(C):
             u = (x[j] - m) - lse1
-            q = -f_expm1(u)
-            qg = _powq(q, gam)
-            p = f_exp(u)
-            r = u / q if q > 0 else <floating>-1
-            g[j] = -al * y[j] * qg * (<floating>1 - gam * p * r) if y[j] != 0 else <floating>0
-        dsum = row_sum(g, C)
-        for j in range(C):
-            p = f_exp((x[j] - m) - lse1)
-            g[j] = ws * (g[j] - p * dsum)
-            if mode == 2:
-                h[j] = 0
+            g[j] = al * _xlog(y[j], _powq(-f_expm1(u), gam) * u)
+        return -row_sum(g, C)
+    # one loop for the loss terms (to h, the same operations as above, so
+    # loss() == loss_grad()[0] bit for bit) and D_j (to g)
+    for j in range(C):
+        u = (x[j] - m) - lse1
+        q = -f_expm1(u)
+        qg = _powq(q, gam)
+        p = f_exp(u)
+        r = u / q if q > 0 else <floating>-1
+        h[j] = al * _xlog(y[j], qg * u)
+        g[j] = -al * y[j] * qg * (<floating>1 - gam * p * r) if y[j] != 0 else <floating>0
+    l = -row_sum(h, C)
+    dsum = row_sum(g, C)
+    for j in range(C):
+        p = f_exp((x[j] - m) - lse1)
+        g[j] = ws * (g[j] - p * dsum)
+        if mode == 2:
+            h[j] = 0
     return l
 
 
@@ -428,24 +396,29 @@ cdef inline floating cfocal_prob_row(
     # An all-zero row has no distribution: every q_j is taken as 0 (clipped to
     # eps: a finite loss, zero gradient) instead of 0/0.
     cdef floating inv = <floating>1 / s if s > 0 else s * 0
-    cdef floating l, b, q, c, om, ej
+    cdef floating l, b, q, c, om, lc, qg, ej
     cdef Py_ssize_t j
+    if mode == 0:
+        for j in range(C):
+            c = f_clip(x[j] * inv, eps, hi)
+            g[j] = al * _xlog(y[j], _powq(<floating>1 - c, gam) * f_log(c))
+        return -row_sum(g, C)
+    # one loop for the loss terms (to h, the same operations as above) and
+    # E_j = -alpha t_j (1 - c)^gamma (1/c - gamma log(c) / (1 - c)) (to g);
+    # 1 - c >= eps > 0
     for j in range(C):
-        c = f_clip(x[j] * inv, eps, hi)
-        g[j] = al * _xlog(y[j], _powq(<floating>1 - c, gam) * f_log(c))
-    l = -row_sum(g, C)
-    if mode != 0:
-        for j in range(C):
-            # E_j = -alpha t_j (1 - c)^gamma (1/c - gamma log(c) / (1 - c));
-            # 1 - c >= eps > 0
-            q = x[j] * inv
-            c = f_clip(q, eps, hi)
-            om = <floating>1 - c
-            ej = -al * y[j] * _powq(om, gam) * (<floating>1 / c - gam * f_log(c) / om)
-            g[j] = ej if (q > eps) & (q < hi) else q * 0
-        b = row_dot(g, x, C) * inv  # sum_j E_j q_j
-        for j in range(C):
-            g[j] = ws * (g[j] - b) * inv
-            if mode == 2:
-                h[j] = 0
+        q = x[j] * inv
+        c = f_clip(q, eps, hi)
+        om = <floating>1 - c
+        lc = f_log(c)
+        qg = _powq(om, gam)
+        h[j] = al * _xlog(y[j], qg * lc)
+        ej = -al * y[j] * qg * (<floating>1 / c - gam * lc / om)
+        g[j] = ej if (q > eps) & (q < hi) else q * 0
+    l = -row_sum(h, C)
+    b = row_dot(g, x, C) * inv  # sum_j E_j q_j
+    for j in range(C):
+        g[j] = ws * (g[j] - b) * inv
+        if mode == 2:
+            h[j] = 0
     return l
