@@ -248,6 +248,10 @@ def test_metadata_single_version_source():
     assert md["Version"] == fl.__version__ == importlib.metadata.version("fastloss")
     assert md["Requires-Python"] == ">=3.11"
     assert md["License-Expression"] == "BSD-3-Clause"
+    assert md.get_all("License-File") == ["LICENSE"]
+    dist = importlib.metadata.distribution("fastloss")
+    assert any(str(f).endswith("LICENSE") and "BSD 3-Clause" in f.read_text()
+               for f in dist.files if str(f).endswith("LICENSE"))
     assert any(r.startswith("numpy") for r in importlib.metadata.requires("fastloss"))
     assert "Typing :: Typed" in md.get_all("Classifier")
 

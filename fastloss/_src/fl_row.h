@@ -43,7 +43,7 @@
 #define FL_DEFINE_FOLD(NAME, T, VT, LANES, INIT, OP, HFOLD, SOP)            \
     static inline T NAME(const T *x, ptrdiff_t n)                            \
     {                                                                        \
-        VT acc = (VT){0} + (INIT), v; /* INIT in every lane */              \
+        VT acc = FL_SPLAT(VT, INIT), v;                                      \
         T m;                                                                 \
         ptrdiff_t j, nl = n - n % (LANES);                                   \
         for (j = 0; j < nl; j += (LANES)) {                                  \
@@ -62,7 +62,7 @@
 #define FL_DEFINE_RANGE(NAME, T, VT, LANES, VMIN, VMAX, HMIN, HMAX)         \
     static inline void NAME(const T *x, ptrdiff_t n, T *lo, T *hi)           \
     {                                                                        \
-        VT mn = (VT){0} + INFINITY, mx = (VT){0} - INFINITY, v;              \
+        VT mn = FL_SPLAT(VT, INFINITY), mx = FL_SPLAT(VT, -INFINITY), v;     \
         T l, h;                                                              \
         ptrdiff_t j, nl = n - n % (LANES);                                   \
         for (j = 0; j < nl; j += (LANES)) {                                  \
@@ -91,6 +91,9 @@ typedef float fl_v4f __attribute__((vector_size(16)));
 typedef int32_t fl_v16i __attribute__((vector_size(64)));
 typedef int32_t fl_v8i __attribute__((vector_size(32)));
 typedef int32_t fl_v4i __attribute__((vector_size(16)));
+
+/* x in every lane */
+#define FL_SPLAT(VT, x) ((VT){0} + (x))
 
 /* lane by lane: b where KEEP_B (a mask of all-ones lanes), else a */
 #define FL_VSEL(VT, IT, KEEP_B, a, b) \
@@ -143,6 +146,7 @@ FL_DEFINE_RANGE(fl_rangef, float, fl_v16f, 16, FL_MIN16F, FL_MAX16F, FL_HMIN16F,
 #else  /* no vector extensions: plain loops ("vectors" of one lane) */
 
 #define FL_ID(acc) (acc)
+#define FL_SPLAT(VT, x) (x)
 
 FL_DEFINE_FOLD(fl_row_max, double, double, 1, -INFINITY, FL_SMAX, FL_ID, FL_SMAX)
 FL_DEFINE_FOLD(fl_row_maxf, float, float, 1, -INFINITY, FL_SMAX, FL_ID, FL_SMAX)
