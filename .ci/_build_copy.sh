@@ -1,0 +1,47 @@
+# Sourced by .ci/sanitize, .ci/valgrind and .ci/no-openmp: a build of fastloss
+# in a throwaway copy of the source tree and a throwaway venv
+# (--system-site-packages, so NumPy/pytest/hypothesis come from the host), so
+# it never touches the installed fastloss or the repo's build/.
+#
+#   work_dir NAME DIR_VAR    WORK: $DIR_VAR if set (reused), else a new
+#                            /tmp/fastloss-NAME.* removed on exit unless KEEP=1
+#   copy_sources             $WORK/src: the tracked and new (not ignored) files,
+#                            so no stale objects or generated kernels are reused
+#   build_in_venv VAR=V ...  $WORK/venv with fastloss built from $WORK/src under
+#                            those environment settings; sets VPY
+# Callers run the tests from $WORK/src with `"$VPY" -P -m pytest`: -P keeps
+# the uncompiled source copy off sys.path, so the venv's build is imported.
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+PY="${PYTHON:-python3}"
+
+work_dir() {
+    local name="$1" reuse="${!2:-}"
+    WORK="${reuse:-$(mktemp -d "/tmp/fastloss-$name.XXXXXX")}"
+    if [[ -z "$reuse" && -z "${KEEP:-}" ]]; then
+        trap 'rm -rf "$WORK"' EXIT
+    fi
+    echo "$name: work directory $WORK"
+}
+
+copy_sources() {
+    rm -rf "$WORK/src"
+    mkdir -p "$WORK/src"
+    (cd "$ROOT" && git ls-files -z --cached --others --exclude-standard \
+        | xargs -0 -I{} sh -c 'test -e "{}" && printf "%s\0" "{}"' \
+        | tar --null -T - -cf -) | tar -C "$WORK/src" -xf -
+}
+
+build_in_venv() {
+    if [[ ! -x "$WORK/venv/bin/python" ]]; then
+        # no pip of its own: the host's pip and setuptools (new enough for
+        # pyproject.toml) install into the venv
+        "$PY" -m venv --system-site-packages --without-pip "$WORK/venv"
+    fi
+    VPY="$WORK/venv/bin/python"
+    local start
+    start=$(date +%s)
+    (cd "$WORK/src" && env "$@" "$VPY" -m pip install --no-build-isolation --no-deps \
+        --force-reinstall -q .)
+    echo "build ($*) took $(( $(date +%s) - start )) s"
+}
