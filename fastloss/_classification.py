@@ -191,7 +191,7 @@ _GAMMA = Param("gamma", 2.0, V.non_negative,
 
 binary_focal_crossentropy = register(ElementwiseLoss(
     "binary_focal_crossentropy", aliases=("focal",), kernel=_focal_kernel,
-    bounds=_binary_bounds, hessian=False,
+    bounds=_binary_bounds,
     domain=lambda prm: ("label01", "logit" if prm["from_logits"] else "prob"),
     examples=({"from_logits": True}, {}, {"from_logits": True, "alpha": 0.25, "gamma": 1.5},
               {"alpha": 0.75, "gamma": 0.5}),

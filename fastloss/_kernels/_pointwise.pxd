@@ -235,9 +235,12 @@ cdef inline void focal_logit_point(floating y, floating x, const double* prm,
     #   q = 1 - p_t = t sigmoid(-x) + (1 - t) sigmoid(x)   (from the logit: exact
     #       where p_t rounds to 1, so (1 - p_t)^gamma keeps full relative accuracy)
     #   l = a_t q^gamma ce,  a_t = alpha t + (1 - alpha)(1 - t)  (or 1)
-    #   g = a_t q^gamma [gamma (1 - 2t) r ce + (s - t)],  r = s (1 - s) / q <= 1
-    # (q^(gamma-1) s (1-s) = q^gamma r has no singularity at q = 0).  r ce is
-    # taken as 0 where r == 0 (|x| huge or infinite), its limit.
+    #   g = a_t q^gamma [gamma k r ce + (s - t)],  k = 1 - 2t, r = v / q <= 1,
+    #       v = s (1 - s)
+    #   h = a_t q^gamma [gamma (gamma - 1) k^2 r^2 ce + gamma k r ((1 - 2s) ce
+    #       + 2 (s - t)) + v]
+    # (q^(gamma-1) v = q^gamma r has no singularity at q = 0).  Terms in r ce
+    # are taken as 0 where r == 0 (|x| huge or infinite), their limit.
     cdef floating gam = <floating>prm[0]
     cdef floating al = <floating>prm[1]
     cdef floating at = (al * y + (<floating>1 - al) * (<floating>1 - y)) if prm[2] != 0 else <floating>1
@@ -247,11 +250,16 @@ cdef inline void focal_logit_point(floating y, floating x, const double* prm,
     cdef floating ce = (y * spn if y != 0 else <floating>0) + (b * spx if b != 0 else <floating>0)
     cdef floating q = y * sn + b * s
     cdef floating qg = _powq(q, gam)
-    cdef floating r = (s * sn) / q if q > 0 else q * 0
-    cdef floating rce = gam * (<floating>1 - <floating>2 * y) * r * ce if r != 0 else r * 0
+    cdef floating v = s * sn
+    cdef floating k = <floating>1 - <floating>2 * y
+    cdef floating r = v / q if q > 0 else q * 0
+    cdef floating rce = gam * k * r * ce if r != 0 else r * 0
+    # s - t and 1 - 2s without cancellation where s rounds to 1
+    cdef floating st = b * s - y * sn
     l[0] = at * qg * ce
-    g[0] = at * qg * (rce + (s - y))
-    h[0] = <floating>0
+    g[0] = at * qg * (rce + st)
+    h[0] = at * qg * ((rce * ((gam - <floating>1) * k * r + (sn - s)) if r != 0 else r * 0)
+                      + <floating>2 * gam * k * r * st + v)
 
 
 cdef inline void focal_prob_point(floating y, floating p, const double* prm,
@@ -260,8 +268,12 @@ cdef inline void focal_prob_point(floating y, floating p, const double* prm,
     #   bce = -(t log c + (1 - t) log(1 - c)),  c = clip(p, eps, 1 - eps)
     #   q = 1 - p_t = t (1 - p) + (1 - t) p     (unclipped p, as Keras)
     #   l = a_t q^gamma bce
-    #   g = a_t [gamma q^(gamma-1) (1 - 2t) bce + q^gamma dbce/dp]
-    # with dbce/dp = (c - t) / (c (1 - c)) where the clip is inactive, else 0.
+    #   g = a_t [gamma q^(gamma-1) k bce + q^gamma dbce/dp],  k = 1 - 2t
+    #   h = a_t [gamma (gamma-1) q^(gamma-2) k^2 bce + 2 gamma q^(gamma-1) k dbce/dp
+    #            + q^gamma d2bce/dp2]
+    # with dbce/dp = (c - t) / (c (1 - c)) and d2bce/dp2 = t / c^2 + (1 - t) /
+    # (1 - c)^2 where the clip is inactive, else 0.  Terms with a zero factor
+    # (gamma, gamma - 1, dbce/dp) are 0, not 0 * inf at q = 0.
     cdef floating gam = <floating>prm[0]
     cdef floating al = <floating>prm[1]
     cdef floating eps = <floating>prm[3]
@@ -274,9 +286,14 @@ cdef inline void focal_prob_point(floating y, floating p, const double* prm,
                           + (b * f_log1p(-c) if b != 0 else <floating>0))
     cdef floating dbce = ((b / cn if b != 0 else <floating>0)
                           - (y / c if y != 0 else <floating>0)) if inside else (p - p) * 0
+    cdef floating d2bce = ((b / (cn * cn) if b != 0 else <floating>0)
+                           + (y / (c * c) if y != 0 else <floating>0)) if inside else (p - p) * 0
+    cdef floating k = <floating>1 - <floating>2 * y
     cdef floating q = y * (<floating>1 - p) + b * p
     cdef floating qg = _powq(q, gam)
-    cdef floating d1 = gam * _powq(q, gam - <floating>1) * (<floating>1 - <floating>2 * y) * bce
+    cdef floating qg1 = gam * _powq(q, gam - <floating>1) * k if gam != 0 else <floating>0
+    cdef floating gg1 = gam * (gam - <floating>1)
+    cdef floating qg2 = gg1 * _powq(q, gam - <floating>2) * k * k if gg1 != 0 else <floating>0
     l[0] = at * qg * bce
-    g[0] = at * ((d1 if gam != 0 else <floating>0) + qg * dbce)
-    h[0] = <floating>0
+    g[0] = at * (qg1 * bce + qg * dbce)
+    h[0] = at * (qg2 * bce + (<floating>2 * qg1 * dbce if dbce != 0 else dbce) + qg * d2bce)
