@@ -153,41 +153,20 @@ def squared_hinge_hess(y_true, y_pred):
     return np.where(1 - t * y_pred > 0, 2 * t * t, 0.0)
 
 
-def binary_focal_crossentropy(y_true, y_pred, gamma=2.0, alpha=None, from_logits=False,
-                              eps=1e-7):
-    t = y_true
+def _focal_parts(t, y_pred, alpha, from_logits, eps):
+    """a_t, and q = 1 - p_t and ce with their first two derivatives in y_pred."""
     a_t = 1.0 if alpha is None else alpha * t + (1 - alpha) * (1 - t)
     if from_logits:
         # torchvision.ops.sigmoid_focal_loss: p = sigmoid(x), ce = BCE with logits,
         # p_t = p t + (1 - p)(1 - t), loss = a_t (1 - p_t)^gamma ce.
         p = _sigmoid(y_pred)
+        v = p * (1 - p)  # dp/dx
         ce = t * _softplus(-y_pred) + (1 - t) * _softplus(y_pred)
         q = 1 - (p * t + (1 - p) * (1 - t))
-        dq, dce = (1 - 2 * t) * p * (1 - p), p - t
-    else:
-        # Keras: ce on clipped p, (1 - p_t) on p itself.
-        c = np.clip(y_pred, eps, 1 - eps)
-        inside = (y_pred > eps) & (y_pred < 1 - eps)
-        ce = -(t * np.log(c) + (1 - t) * np.log1p(-c))
-        q = 1 - (t * y_pred + (1 - t) * (1 - y_pred))
-        dq, dce = 1 - 2 * t, np.where(inside, -t / c + (1 - t) / (1 - c), 0.0)
-    return (a_t * q**gamma * ce,
-            a_t * (gamma * q ** (gamma - 1) * dq * ce + q**gamma * dce))
-
-
-def binary_focal_crossentropy_hess(y_true, y_pred, gamma=2.0, alpha=None, from_logits=False,
-                                   eps=1e-7):
-    # The product rule twice on a_t q^gamma ce, with q and ce as in the loss.
-    t = y_true
-    a_t = 1.0 if alpha is None else alpha * t + (1 - alpha) * (1 - t)
-    if from_logits:
-        p = _sigmoid(y_pred)
-        ce = t * _softplus(-y_pred) + (1 - t) * _softplus(y_pred)
-        q = 1 - (p * t + (1 - p) * (1 - t))
-        v = p * (1 - p)
         dq, d2q = (1 - 2 * t) * v, (1 - 2 * t) * v * (1 - 2 * p)
         dce, d2ce = p - t, v
     else:
+        # Keras: ce on clipped p, (1 - p_t) on p itself.
         c = np.clip(y_pred, eps, 1 - eps)
         inside = (y_pred > eps) & (y_pred < 1 - eps)
         ce = -(t * np.log(c) + (1 - t) * np.log1p(-c))
@@ -195,6 +174,20 @@ def binary_focal_crossentropy_hess(y_true, y_pred, gamma=2.0, alpha=None, from_l
         dq, d2q = 1 - 2 * t, 0.0
         dce = np.where(inside, -t / c + (1 - t) / (1 - c), 0.0)
         d2ce = np.where(inside, t / c**2 + (1 - t) / (1 - c) ** 2, 0.0)
+    return a_t, q, dq, d2q, ce, dce, d2ce
+
+
+def binary_focal_crossentropy(y_true, y_pred, gamma=2.0, alpha=None, from_logits=False,
+                              eps=1e-7):
+    a_t, q, dq, _, ce, dce, _ = _focal_parts(y_true, y_pred, alpha, from_logits, eps)
+    return (a_t * q**gamma * ce,
+            a_t * (gamma * q ** (gamma - 1) * dq * ce + q**gamma * dce))
+
+
+def binary_focal_crossentropy_hess(y_true, y_pred, gamma=2.0, alpha=None, from_logits=False,
+                                   eps=1e-7):
+    # The product rule twice on a_t q^gamma ce.
+    a_t, q, dq, d2q, ce, dce, d2ce = _focal_parts(y_true, y_pred, alpha, from_logits, eps)
     return a_t * (gamma * (gamma - 1) * q ** (gamma - 2) * dq**2 * ce
                   + gamma * q ** (gamma - 1) * (d2q * ce + 2 * dq * dce)
                   + q**gamma * d2ce)
