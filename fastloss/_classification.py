@@ -58,9 +58,20 @@ def pos_weight_param(value, name):
 
 
 def class_weight_param(value, name):
-    """None, or a 1-d array of finite non-negative weights, one per class."""
+    """None, a 1-d array of finite non-negative weights, one per class, or a
+    dict {class label: weight} (classes it leaves out weigh 1, as in
+    scikit-learn; expanded to an array once the number of classes is known)."""
     if value is None:
         return None
+    if isinstance(value, dict):
+        out = {}
+        for key, w in value.items():
+            label = V.int_param(key, f"a {name} key")
+            if label < 0:
+                raise ValueError(f"{name} keys must be class labels >= 0; got {key!r}")
+            weight = V.real_param(w, f"{name}[{key!r}]", low=0.0)
+            out[label] = weight
+        return out
     a = np.asarray(value)
     if a.dtype.kind not in "fiub" or a.ndim != 1:
         raise ValueError(f"{name} must be a 1-d array with one weight per class; "
@@ -235,7 +246,8 @@ def _wsum(prm, n_classes):
     return float(n_classes) if cw is None else float(np.sum(cw))
 
 
-_CW_DOC = ("Non-negative weight per class, shape (C,) (torch's `weight`); "
+_CW_DOC = ("Non-negative weight per class: an array of shape (C,) (torch's `weight`), "
+           "or a dict {class: weight} in which missing classes weigh 1 (scikit-learn); "
            "None weighs every class 1.")
 _ROWS_NOTE = ("reduction='none' returns one loss per row (shape y_pred.shape[:-1]); "
               "sample_weight holds one weight per row.")

@@ -351,6 +351,8 @@ class RowwiseLoss(Loss):
         y, lab, dtype = self._targets(y_true, yp)
         p = V.contiguous(yp, dtype)
         cw = prm.get("class_weight")
+        if isinstance(cw, dict):
+            cw = prm["class_weight"] = V.class_weights_from_dict(cw, n_classes)
         if cw is not None:
             if cw.shape != (n_classes,):
                 raise ValueError(

@@ -218,3 +218,18 @@ def check_bounds(bounds, arrays):
         if b.which not in found:
             found[b.which] = value_range(arrays[b.which])
         check_found((b,), found)
+
+
+def class_weights_from_dict(mapping, n_classes):
+    """The (n_classes,) array for a {class label: weight} dict (labels checked
+    to be < n_classes); classes the dict leaves out weigh 1."""
+    cw = np.ones(n_classes)
+    for label, weight in mapping.items():
+        if label >= n_classes:
+            raise ValueError(
+                f"class_weight has a weight for class {label}, but y_pred has only "
+                f"{n_classes} classes (labels 0 to {n_classes - 1})")
+        cw[label] = weight
+    if not np.any(cw > 0):
+        raise ValueError("class_weight must give at least one class a positive weight")
+    return cw

@@ -593,3 +593,38 @@ def test_all_rows_ignored_gives_nan_mean_and_zero_gradient():
     assert np.isnan(l)
     np.testing.assert_array_equal(g, 0)
     assert fl.scce(y, x, from_logits=True, ignore_index=-100, reduction="sum") == 0
+
+
+@pytest.mark.parametrize("loss", [fl.sparse_categorical_crossentropy,
+                                  fl.categorical_crossentropy])
+def test_class_weight_dict_means_the_array_with_missing_classes_at_one(loss):
+    # scikit-learn's convention: {class: weight}, classes left out weigh 1.
+    rng = np.random.default_rng(3)
+    x = rng.standard_normal((40, 5))
+    labels = rng.integers(0, 5, 40)
+    y = labels if loss is fl.scce else np.eye(5)[labels]
+    as_dict = {0: 2.0, 3: 0.5, np.int64(4): 0}
+    as_array = np.array([2.0, 1.0, 1.0, 0.5, 0.0])
+    for kw in ({"from_logits": True}, {"from_logits": True, "label_smoothing": 0.1}):
+        for method in (loss.loss_grad, loss.grad_hess):
+            got = method(y, x, class_weight=as_dict, **kw)
+            want = method(y, x, class_weight=as_array, **kw)
+            for a, b in zip(got, want):
+                np.testing.assert_array_equal(a, b)
+        np.testing.assert_array_equal(loss(y, x, class_weight=as_dict, reduction="none", **kw),
+                                      loss(y, x, class_weight=as_array, reduction="none",
+                                           **kw))
+
+
+@pytest.mark.parametrize("cw,exc,match", [
+    ({5: 1.0}, ValueError, "class 5, but y_pred has only 5 classes"),
+    ({-1: 1.0}, ValueError, "keys must be class labels >= 0"),
+    ({1.5: 1.0}, TypeError, "must be an integer"),
+    ({1: -2.0}, ValueError, r"class_weight\[1\]"),
+    ({1: float("nan")}, ValueError, r"class_weight\[1\]"),
+    ({0: 0, 1: 0, 2: 0, 3: 0, 4: 0}, ValueError, "at least one class a positive weight"),
+])
+def test_bad_class_weight_dicts_are_named(cw, exc, match):
+    x = np.zeros((3, 5))
+    with pytest.raises(exc, match=match):
+        fl.scce(np.array([0, 1, 2]), x, from_logits=True, class_weight=cw)
