@@ -1,7 +1,6 @@
 # Sourced by .ci/sanitize, .ci/valgrind and .ci/no-openmp: a build of fastloss
-# in a throwaway copy of the source tree and a throwaway venv
-# (--system-site-packages, so NumPy/pytest/hypothesis come from the host), so
-# it never touches the installed fastloss or the repo's build/.
+# in a throwaway copy of the source tree and a throwaway venv, so it never
+# touches the installed fastloss or the repo's build/.
 #
 #   work_dir NAME DIR_VAR    WORK: $DIR_VAR if set (reused), else a new
 #                            /tmp/fastloss-NAME.* removed on exit unless KEEP=1
@@ -11,6 +10,13 @@
 #                            those environment settings; sets VPY
 # Callers run the tests from $WORK/src with `"$VPY" -P -m pytest`: -P keeps
 # the uncompiled source copy off sys.path, so the venv's build is imported.
+#
+# The venv has no system site-packages: it installs what the build and the
+# tests need itself (build-system.requires, the runtime dependencies and the
+# test extra, read from pyproject.toml by .ci/requirements.py), so a new
+# machine whose image has an old setuptools (65.5 predates the SPDX license
+# field) builds exactly as pyproject.toml asks.  pip's cache makes the second
+# and third such venv of a CI run cheap.
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 PY="${PYTHON:-python3}"
@@ -34,14 +40,15 @@ copy_sources() {
 
 build_in_venv() {
     if [[ ! -x "$WORK/venv/bin/python" ]]; then
-        # no pip of its own: the host's pip and setuptools (new enough for
-        # pyproject.toml) install into the venv
-        "$PY" -m venv --system-site-packages --without-pip "$WORK/venv"
+        "$PY" -m venv "$WORK/venv"
+        local reqs
+        mapfile -t reqs < <("$PY" "$ROOT/.ci/requirements.py" build runtime test)
+        "$WORK/venv/bin/python" -m pip install -q --disable-pip-version-check "${reqs[@]}"
     fi
     VPY="$WORK/venv/bin/python"
     local start
     start=$(date +%s)
     (cd "$WORK/src" && env "$@" "$VPY" -m pip install --no-build-isolation --no-deps \
-        --force-reinstall -q .)
+        --disable-pip-version-check --force-reinstall -q .)
     echo "build ($*) took $(( $(date +%s) - start )) s"
 }
