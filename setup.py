@@ -2,7 +2,7 @@
 
 Each kernel template ``fastloss/_kernels/*.pyx.tp`` is rendered once per
 instruction-set level ("ISA") into ``fastloss/_kernels/<isa>/<name>.pyx`` and
-compiled with that level's flags.  ``fastloss._dispatch`` imports the widest
+compiled with that level's flags.  ``fastloss._core.dispatch`` imports the widest
 level the running CPU supports, so one wheel is both portable (the baseline
 runs on any x86-64 / arm64 CPU) and fast (AVX2 / AVX-512 where present).
 
@@ -61,7 +61,7 @@ def _machine():
 
 # ISA level -> extra compile flags (GCC/Clang, MSVC).  The baseline carries no
 # -m flag at all: it must run on plain x86-64 (auditwheel refuses wheels whose
-# code requires x86-64-v2..v4).  Keep in sync with fastloss/_dispatch.py.
+# code requires x86-64-v2..v4).  Keep in sync with fastloss/_core/dispatch.py.
 X86_ISAS = {
     "baseline": ([], []),
     "avx2": (["-mavx2", "-mfma"], ["/arch:AVX2"]),
@@ -184,7 +184,8 @@ COMPILER_DIRECTIVES = {
 }
 
 setup(
-    packages=["fastloss", "fastloss._kernels"] + [f"fastloss._kernels.{isa}" for isa in isa_levels()],
+    packages=["fastloss", "fastloss._core", "fastloss.families", "fastloss.reference",
+              "fastloss._kernels"] + [f"fastloss._kernels.{isa}" for isa in isa_levels()],
     ext_modules=cythonize(
         render_templates(),
         compiler_directives=COMPILER_DIRECTIVES,

@@ -13,13 +13,13 @@ import numpy as np
 import pytest
 
 from fastloss import _bench
-from fastloss._samples import draw
+from fastloss._core.samples import draw
 
 SIZES = os.environ.get("FASTLOSS_BENCH_SIZES", "small,large").split(",")
 PEERS = bool(os.environ.get("FASTLOSS_BENCH_PEERS"))
 
 CASES = [pytest.param(size, loss, params, shape,
-                      id=f"{loss.name}-{'x'.join(map(str, shape))}")
+                      id=f"{loss.name}-{'x'.join(map(str, np.ravel(shape)))}")
          for size, loss, params, shape in _bench.cases(SIZES)]
 
 
@@ -37,7 +37,10 @@ def test_loss_grad(benchmark, size, loss, params, shape, dtype, impl):
     impls = _bench.implementations(loss, params, peers=PEERS)
     if impl not in impls:
         pytest.skip(f"{impl} has no equivalent of {loss.name} here")
-    y, p = draw(loss, params, shape, np.dtype(dtype))
-    benchmark.group = f"{loss.name} {dtype} {'x'.join(map(str, shape))}"
-    value, grad = benchmark(impls[impl], y, p)
-    assert grad.shape == p.shape and np.isfinite(value)
+    inputs = draw(loss, params, shape, np.dtype(dtype))
+    benchmark.group = f"{loss.name} {dtype} {'x'.join(map(str, np.ravel(shape)))}"
+    value, grad = benchmark(impls[impl], *inputs)
+    grads = grad if isinstance(grad, tuple) else (grad,)
+    want = dict(zip(loss.inputs, inputs))
+    assert [g.shape for g in grads] == [np.shape(want[w]) for w in loss.wrt]
+    assert np.isfinite(value)

@@ -12,45 +12,19 @@ Every loss is a callable object::
 and `fastloss.reference` holds plain NumPy versions of every loss.
 """
 
+from fastloss import families as _families  # noqa: F401 (registers every loss)
+from fastloss._core import dispatch as _dispatch
+from fastloss._core.config import get_num_threads, set_num_threads, threads
+from fastloss._core.loss import Loss
+from fastloss._core.registry import LOSSES as _LOSSES
+from fastloss._core.registry import aliases, available, get
 from fastloss._version import __version__
-from fastloss import _dispatch
-from fastloss._config import get_num_threads, set_num_threads, threads
-from fastloss._loss import Loss
-from fastloss._registry import aliases, available, get
 
-# Registering the families defines the loss objects.
-from fastloss._regression import (  # noqa: E402
-    huber,
-    log_cosh,
-    mean_absolute_error,
-    mean_squared_error,
-    mean_squared_log_error,
-    poisson,
-    quantile,
-)
-
-from fastloss._classification import (  # noqa: E402
-    binary_crossentropy,
-    binary_focal_crossentropy,
-    categorical_crossentropy,
-    categorical_focal_crossentropy,
-    categorical_hinge,
-    hinge,
-    kl_divergence,
-    sparse_categorical_crossentropy,
-    squared_hinge,
-)
-
-mse = mean_squared_error
-mae = mean_absolute_error
-msle = mean_squared_log_error
-logcosh = log_cosh
-pinball = quantile
-bce = log_loss = binary_crossentropy
-cce = categorical_crossentropy
-scce = sparse_categorical_crossentropy
-kld = kullback_leibler_divergence = kl_divergence
-focal = binary_focal_crossentropy
+# Every registered loss under its canonical name and its aliases
+# (fastloss.mean_squared_error, fastloss.mse, ...); __init__.pyi lists them
+# for type checkers and tests/test_packaging.py keeps the two in step.
+globals().update(_LOSSES)
+globals().update({alias: get(alias) for alias in aliases()})
 
 
 def build_info():

@@ -1,7 +1,10 @@
 """Type stub for the public fastloss API (shared/API.md).
 
-Every loss is an instance of `Loss`; its loss-specific keywords (delta,
-from_logits, ...) are passed through `**params` and checked at run time.
+Every loss is an instance of `Loss[G]`, G the structure of its gradient:
+`Loss[_Array]` when it returns one (wrt has one input), else
+`Loss[tuple[_Array, ...]]` with one array per input in wrt.  Its inputs are
+positional (`*inputs`) and its loss-specific keywords (delta, from_logits,
+...) are passed through `**params`; both are checked at run time.
 `inspect.signature(fastloss.huber)` and `help(fastloss.huber)` show each
 loss's own keywords.  tests/test_packaging.py checks that the names here
 match `fastloss.__all__`.
@@ -9,7 +12,7 @@ match `fastloss.__all__`.
 
 from collections.abc import Callable
 from contextlib import AbstractContextManager
-from typing import Any, Literal, Protocol, TypedDict, overload
+from typing import Any, Generic, Literal, Protocol, TypedDict, TypeVar, overload
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
@@ -22,6 +25,7 @@ _Reduction = Literal["mean", "sum", "none"]
 # float32 inputs give float32 results, anything else float64.
 _Scalar = np.floating[Any]
 _Array = NDArray[np.floating[Any]]
+_G = TypeVar("_G")
 
 class _Param(Protocol):
     """A loss-specific keyword (an element of `Loss.params`)."""
@@ -35,26 +39,33 @@ class _Param(Protocol):
     @property
     def doc(self) -> str: ...
 
-class Loss:
-    """A loss function with its gradient (and hessian where meaningful)."""
+class Loss(Generic[_G]):
+    """A loss function with its gradient (and hessian where meaningful).
+
+    `_G` is the structure of a gradient: one array (`_Array`) when `wrt` has
+    one entry, else a tuple of arrays in `wrt` order.
+    """
 
     name: str
     aliases: tuple[str, ...]
     params: tuple[_Param, ...]
     has_hessian: bool
-    #: the loop shape: "elementwise" (one loss per element) or "rowwise"
-    #: (one loss per row of class scores); later families add more.
+    #: positional inputs, and the ones a gradient is returned for
+    inputs: tuple[str, ...]
+    wrt: tuple[str, ...]
+    #: what reduction="none" returns one loss of: "element", "row", ...
+    unit: str
+    #: the loop shape: "elementwise", "rowwise", ...
     kind: str | None
     examples: tuple[dict[str, Any], ...]
+    shapes: dict[str, Any]
     summary: str
     def __init__(self, name: str, **kwargs: Any) -> None: ...
     # reduction="mean"/"sum": a NumPy scalar; "none": one loss per unit.
     @overload
     def __call__(
         self,
-        y_true: ArrayLike,
-        y_pred: ArrayLike,
-        *,
+        *inputs: ArrayLike,
         sample_weight: ArrayLike | None = None,
         reduction: Literal["mean", "sum"] = "mean",
         **params: Any,
@@ -62,9 +73,7 @@ class Loss:
     @overload
     def __call__(
         self,
-        y_true: ArrayLike,
-        y_pred: ArrayLike,
-        *,
+        *inputs: ArrayLike,
         sample_weight: ArrayLike | None = None,
         reduction: Literal["none"],
         **params: Any,
@@ -72,9 +81,7 @@ class Loss:
     @overload
     def __call__(
         self,
-        y_true: ArrayLike,
-        y_pred: ArrayLike,
-        *,
+        *inputs: ArrayLike,
         sample_weight: ArrayLike | None = None,
         reduction: str,
         **params: Any,
@@ -82,9 +89,7 @@ class Loss:
     @overload
     def loss(
         self,
-        y_true: ArrayLike,
-        y_pred: ArrayLike,
-        *,
+        *inputs: ArrayLike,
         sample_weight: ArrayLike | None = None,
         reduction: Literal["mean", "sum"] = "mean",
         **params: Any,
@@ -92,9 +97,7 @@ class Loss:
     @overload
     def loss(
         self,
-        y_true: ArrayLike,
-        y_pred: ArrayLike,
-        *,
+        *inputs: ArrayLike,
         sample_weight: ArrayLike | None = None,
         reduction: Literal["none"],
         **params: Any,
@@ -102,66 +105,61 @@ class Loss:
     @overload
     def loss(
         self,
-        y_true: ArrayLike,
-        y_pred: ArrayLike,
-        *,
+        *inputs: ArrayLike,
         sample_weight: ArrayLike | None = None,
         reduction: str,
         **params: Any,
     ) -> _Scalar | _Array: ...
     def grad(
         self,
-        y_true: ArrayLike,
-        y_pred: ArrayLike,
-        *,
+        *inputs: ArrayLike,
         sample_weight: ArrayLike | None = None,
         reduction: _Reduction | str = "mean",
-        out: _Array | None = None,
+        out: _G | None = None,
         **params: Any,
-    ) -> _Array: ...
+    ) -> _G: ...
     @overload
     def loss_grad(
         self,
-        y_true: ArrayLike,
-        y_pred: ArrayLike,
-        *,
+        *inputs: ArrayLike,
         sample_weight: ArrayLike | None = None,
         reduction: Literal["mean", "sum"] = "mean",
-        out: _Array | None = None,
+        out: _G | None = None,
         **params: Any,
-    ) -> tuple[_Scalar, _Array]: ...
+    ) -> tuple[_Scalar, _G]: ...
     @overload
     def loss_grad(
         self,
-        y_true: ArrayLike,
-        y_pred: ArrayLike,
-        *,
+        *inputs: ArrayLike,
         sample_weight: ArrayLike | None = None,
         reduction: Literal["none"],
-        out: _Array | None = None,
+        out: _G | None = None,
         **params: Any,
-    ) -> tuple[_Array, _Array]: ...
+    ) -> tuple[_Array, _G]: ...
     @overload
     def loss_grad(
         self,
-        y_true: ArrayLike,
-        y_pred: ArrayLike,
-        *,
+        *inputs: ArrayLike,
         sample_weight: ArrayLike | None = None,
         reduction: str,
-        out: _Array | None = None,
+        out: _G | None = None,
         **params: Any,
-    ) -> tuple[_Scalar | _Array, _Array]: ...
+    ) -> tuple[_Scalar | _Array, _G]: ...
     def grad_hess(
         self,
-        y_true: ArrayLike,
-        y_pred: ArrayLike,
-        *,
+        *inputs: ArrayLike,
         sample_weight: ArrayLike | None = None,
-        out: tuple[_Array, _Array] | None = None,
+        out: tuple[_G, _G] | None = None,
         **params: Any,
-    ) -> tuple[_Array, _Array]: ...
+    ) -> tuple[_G, _G]: ...
     def domain(self, **params: Any) -> tuple[str, str]: ...
+    def sample(
+        self,
+        params: dict[str, Any] | None = None,
+        shape: Any = None,
+        dtype: Any = ...,
+        seed: int = 0,
+    ) -> tuple[NDArray[Any], ...]: ...
 
 class _BuildInfo(TypedDict):
     version: str
@@ -169,7 +167,7 @@ class _BuildInfo(TypedDict):
     openmp: bool
     num_threads: int
 
-def get(name: str) -> Loss: ...
+def get(name: str) -> Loss[Any]: ...
 def available() -> list[str]: ...
 def aliases() -> dict[str, str]: ...
 def build_info() -> _BuildInfo: ...
@@ -178,36 +176,36 @@ def set_num_threads(n: int | None) -> None: ...
 def threads(n: int | None) -> AbstractContextManager[None]: ...
 
 # --- regression ----------------------------------------------------------------------
-mean_squared_error: Loss
-mse: Loss
-mean_absolute_error: Loss
-mae: Loss
-huber: Loss
-log_cosh: Loss
-logcosh: Loss
-quantile: Loss
-pinball: Loss
-poisson: Loss
-mean_squared_log_error: Loss
-msle: Loss
+mean_squared_error: Loss[_Array]
+mse: Loss[_Array]
+mean_absolute_error: Loss[_Array]
+mae: Loss[_Array]
+huber: Loss[_Array]
+log_cosh: Loss[_Array]
+logcosh: Loss[_Array]
+quantile: Loss[_Array]
+pinball: Loss[_Array]
+poisson: Loss[_Array]
+mean_squared_log_error: Loss[_Array]
+msle: Loss[_Array]
 
 # --- classification ------------------------------------------------------------------
-binary_crossentropy: Loss
-bce: Loss
-log_loss: Loss
-categorical_crossentropy: Loss
-cce: Loss
-sparse_categorical_crossentropy: Loss
-scce: Loss
-hinge: Loss
-squared_hinge: Loss
-categorical_hinge: Loss
-kl_divergence: Loss
-kld: Loss
-kullback_leibler_divergence: Loss
-binary_focal_crossentropy: Loss
-focal: Loss
-categorical_focal_crossentropy: Loss
+binary_crossentropy: Loss[_Array]
+bce: Loss[_Array]
+log_loss: Loss[_Array]
+categorical_crossentropy: Loss[_Array]
+cce: Loss[_Array]
+sparse_categorical_crossentropy: Loss[_Array]
+scce: Loss[_Array]
+hinge: Loss[_Array]
+squared_hinge: Loss[_Array]
+categorical_hinge: Loss[_Array]
+kl_divergence: Loss[_Array]
+kld: Loss[_Array]
+kullback_leibler_divergence: Loss[_Array]
+binary_focal_crossentropy: Loss[_Array]
+focal: Loss[_Array]
+categorical_focal_crossentropy: Loss[_Array]
 
 __all__ = [
     "Loss",

@@ -15,14 +15,18 @@ import time
 
 import numpy as np
 
-from fastloss import _registry, reference
-from fastloss._samples import draw
+from fastloss import reference
+from fastloss._core import registry as _registry
+from fastloss._core.samples import draw
 
-#: y_pred shape per size label and loop shape.
+#: Size labels of the bench command; each loss has a shape per label in its
+#: `shapes` (y_pred's shape for the wave-1 losses), or none when the label
+#: does not apply to it.
 SIZES = {
-    "small": {"elementwise": (16,), "rowwise": (1, 16)},
-    "large": {"elementwise": (4_194_304,), "rowwise": (262_144, 16)},
-    "wide": {"elementwise": None, "rowwise": (4096, 1000)},
+    "small": "16 elements or a row of 16 classes (per-call overhead)",
+    "minibatch": "a minibatch: 256 elements, 256 x 10 rows, ...",
+    "large": "4M elements, 262144 x 16 rows, or the family's large case",
+    "wide": "4096 x 1000 rows (many classes)",
 }
 
 
@@ -35,7 +39,7 @@ def cases(sizes=("small", "large"), names=None, all_examples=False):
         examples = loss.examples if all_examples else loss.examples[:1]
         for params in examples:
             for size in sizes:
-                shape = SIZES[size].get("elementwise" if loss.kind == "elementwise" else "rowwise")
+                shape = loss.shapes.get(size)
                 if shape is not None:
                     out.append((size, loss, params, shape))
     return out
@@ -51,27 +55,31 @@ class NotApplicable(Exception):
 
 
 def reusing(fn):
-    """fn(y, p, out) as f(y, p), with one gradient buffer per shape and dtype
-    kept across calls (a training loop's `out=`)."""
+    """fn(*inputs, out=...) as f(*inputs), with one set of gradient buffers
+    per input shapes and dtypes kept across calls (a training loop's `out=`)."""
     bufs = {}
 
-    def f(y, p):
-        key = (p.shape, p.dtype.str)
+    def f(*inputs):
+        key = tuple((np.shape(a), np.asarray(a).dtype.str) for a in inputs)
         if key not in bufs:
-            bufs[key] = np.empty_like(p)
-        return fn(y, p, bufs[key])
+            g = fn(*inputs)[1]
+            bufs[key] = (tuple(np.empty_like(x) for x in g) if isinstance(g, tuple)
+                         else np.empty_like(g))
+        return fn(*inputs, out=bufs[key])
     return f
 
 
 def implementations(loss, params, peers=False, reuse_out=False):
-    """name -> f(y_true, y_pred) computing (loss, grad) with reduction='mean'.
+    """name -> f(*inputs) computing (loss, grad) with reduction='mean'.
 
     reuse_out: fastloss (and the hand-written C loops) write the gradient into
     a buffer reused across calls instead of a fresh array each call."""
+    def ours(*inputs, out=None):
+        return loss.loss_grad(*inputs, out=out, **params)
+
     impls = {
-        "fastloss": (reusing(lambda y, p, g: loss.loss_grad(y, p, out=g, **params))
-                     if reuse_out else lambda y, p: loss.loss_grad(y, p, **params)),
-        "numpy": lambda y, p: reference.loss_grad(loss.name, y, p, **params),
+        "fastloss": reusing(ours) if reuse_out else (lambda *a: loss.loss_grad(*a, **params)),
+        "numpy": lambda *a: reference.loss_grad(loss.name, *a, **params),
     }
     if peers:
         from fastloss import _peers
@@ -82,12 +90,12 @@ def implementations(loss, params, peers=False, reuse_out=False):
     return impls
 
 
-def applicable(impls, y, p):
+def applicable(impls, inputs):
     """The implementations that accept these inputs (one trial call each)."""
     out = {}
     for k, f in impls.items():
         try:
-            f(y, p)
+            f(*inputs)
         except NotApplicable:
             continue
         out[k] = f
@@ -129,15 +137,16 @@ def run(sizes=("small", "large"), dtypes=("float64", "float32"), names=None,
     rows = []
     todo = [(c, dt, nt) for c in cases(sizes, names) for dt in dtypes for nt in threads]
     for i, ((size, loss, params, shape), dt, nt) in enumerate(todo):
-        y, p = draw(loss, params, shape, np.dtype(dt), seed=0)
-        impls = applicable(implementations(loss, params, peers, reuse_out), y, p)
+        inputs = draw(loss, params, shape, np.dtype(dt), seed=0)
+        impls = applicable(implementations(loss, params, peers, reuse_out), inputs)
         if progress:
             progress(f"[{i + 1}/{len(todo)}] {loss.name} {dt} {shape}"
                      + (f" threads={nt}" if nt else ""))
         with fl.threads(nt):
-            secs = time_impls({k: (lambda f=f: f(y, p)) for k, f in impls.items()}, repeat)
+            secs = time_impls({k: (lambda f=f, a=inputs: f(*a)) for k, f in impls.items()},
+                              repeat)
         rows.append({
-            "loss": loss.name, "params": params, "size": size, "shape": list(shape),
+            "loss": loss.name, "params": params, "size": size, "shape": list(np.ravel(shape)),
             "dtype": dt, "threads": nt or fl.get_num_threads(), "reuse_out": reuse_out,
             "seconds": secs,
             "speedup_vs_numpy": secs["numpy"] / secs["fastloss"],
@@ -227,7 +236,7 @@ def main(argv=None):
         description="Time fastloss against its NumPy reference, loss by loss "
                     "(value + gradient, reduction='mean').")
     ap.add_argument("--sizes", default="small,large",
-                    help="comma list of: small (16), large (4M / 262144x16), wide (4096x1000)")
+                    help="comma list of: " + "; ".join(f"{k} ({v})" for k, v in SIZES.items()))
     ap.add_argument("--dtypes", default="float64,float32")
     ap.add_argument("--loss", action="append", help="only this loss (repeatable)")
     ap.add_argument("--threads", default="1",

@@ -1,21 +1,36 @@
 """Shared test helpers (imported as `helpers`; tests/ is on pytest's pythonpath).
 
 Every registered loss is tested for every keyword set in its `examples`,
-with inputs drawn from the value domains it declares (`loss.domain(...)`),
-so a new loss is covered the moment it is registered.
+with inputs from its own sampler (`loss.sample`, or for (y_true, y_pred)
+losses arrays of the value domains it declares, `loss.domain(...)`), so a
+new loss is covered the moment it is registered.
 """
 
 import numpy as np
 import pytest
 
-from fastloss._registry import LOSSES
-from fastloss._samples import KINDS, draw  # noqa: F401 (re-exported for tests)
+from fastloss._core.registry import LOSSES
+from fastloss._core.samples import KINDS, draw  # noqa: F401 (re-exported for tests)
 
 
-def cases():
-    """(name, params) for every registered loss and example keyword set."""
+def cases(select=None):
+    """(name, params) for every registered loss (for which select(loss) holds)
+    and example keyword set."""
     return [pytest.param(name, params, id=f"{name}-{_pid(params)}")
-            for name, loss in sorted(LOSSES.items()) for params in loss.examples]
+            for name, loss in sorted(LOSSES.items()) for params in loss.examples
+            if select is None or select(loss)]
+
+
+def is_pair(loss):
+    """A (y_true, y_pred)-style loss whose inputs come from value domains:
+    the tests that reason about value kinds (labels, probabilities, counts)
+    apply to these."""
+    return loss._sampler is None and len(loss.inputs) == 2 and loss.kind in (
+        "elementwise", "rowwise")
+
+
+def pair_cases():
+    return cases(is_pair)
 
 
 def _pid(params):
@@ -23,10 +38,8 @@ def _pid(params):
 
 
 def shapes_for(loss):
-    """Shapes of y_pred worth testing for a loss's loop shape."""
-    if loss.kind == "elementwise":
-        return [(37,), (9, 4)]
-    return [(9, 5)]
+    """Shapes worth testing for a loss (its sampler's notion of a shape)."""
+    return loss.shapes["test"]
 
 
 def row_weights(shape, seed=1):
@@ -34,7 +47,28 @@ def row_weights(shape, seed=1):
     return np.random.default_rng(seed).uniform(0.2, 2.0, size=shape[0])
 
 
+def unit_weights(loss, inputs, params, seed=1):
+    """Positive weights for `loss` on `inputs`: one per unit of the first
+    axis of its per-unit losses (every unit structure accepts (n,))."""
+    units = np.shape(loss(*inputs, reduction="none", **params))
+    return np.random.default_rng(seed).uniform(0.2, 2.0, size=units[:1])
+
+
+def grads(g):
+    """A gradient result as a tuple (one entry per wrt input)."""
+    return g if isinstance(g, tuple) else (g,)
+
+
+def wrt_index(loss):
+    """Positions of the wrt inputs among the inputs."""
+    return [loss.inputs.index(w) for w in loss.wrt]
+
+
+def float_inputs(loss, inputs):
+    """Indices of the float inputs (those a dtype change or NaN applies to)."""
+    return [i for i, a in enumerate(inputs) if np.asarray(a).dtype.kind == "f"]
+
+
 def tol(dtype):
     """rtol/atol for comparisons against the float64 NumPy reference."""
     return {"rtol": 2e-5, "atol": 2e-6} if dtype == np.float32 else {"rtol": 1e-11, "atol": 1e-13}
-

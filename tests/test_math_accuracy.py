@@ -20,7 +20,7 @@ import mpmath
 import numpy as np
 import pytest
 
-from fastloss import _dispatch
+from fastloss._core import dispatch as _dispatch
 
 _mathcheck = _dispatch.kernels("_mathcheck")
 

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from helpers import LOSSES, cases, draw, shapes_for
+from helpers import LOSSES, cases, draw, grads, shapes_for
 
 import fastloss as fl
 from fastloss._kernels import _cpu
@@ -118,8 +118,11 @@ def test_stub_declares_every_loss_and_alias_as_a_loss():
     annotated = {n.target.id: ast.unparse(n.annotation) for n in tree.body
                  if isinstance(n, ast.AnnAssign) and isinstance(n.target, ast.Name)}
     for name in [*fl.available(), *fl.aliases()]:
-        assert annotated.get(name) == "Loss", f"{name} is not declared as `{name}: Loss`"
-        assert isinstance(getattr(fl, name), fl.Loss)
+        loss = getattr(fl, name)
+        k = len(loss.wrt)
+        want = "Loss[_Array]" if k == 1 else f"Loss[tuple[{', '.join(['_Array'] * k)}]]"
+        assert annotated.get(name) == want, f"{name} is not declared as `{name}: {want}`"
+        assert isinstance(loss, fl.Loss)
 
 
 @pytest.mark.parametrize("name", ["get", "available", "aliases", "build_info",
@@ -142,7 +145,8 @@ def test_stub_loss_methods_match(method):
 def test_stub_loss_attributes_exist():
     _, _, _, classes = _stub(PKG / "__init__.pyi")
     attrs = [n.target.id for n in classes["Loss"].body if isinstance(n, ast.AnnAssign)]
-    assert {"name", "aliases", "params", "has_hessian", "kind", "examples"} <= set(attrs)
+    assert {"name", "aliases", "params", "has_hessian", "kind", "examples", "inputs", "wrt",
+            "unit", "shapes"} <= set(attrs)
     for loss in LOSSES.values():
         for a in attrs:
             assert hasattr(loss, a), f"{loss.name} has no attribute {a!r} declared in the stub"
@@ -237,7 +241,7 @@ def test_every_isa_level_is_built():
 
 
 def test_dispatch_uses_a_level_the_cpu_supports():
-    from fastloss import _dispatch
+    from fastloss._core import dispatch as _dispatch
 
     assert _dispatch.ISA in _cpu.supported_isas()
     assert fl.build_info()["isa"] == _dispatch.ISA
@@ -281,18 +285,24 @@ def test_importing_every_kernel_keeps_the_gil_disabled():
     assert r.stdout.strip() == "False"
 
 
+def _flat(result):
+    """A method's result as a flat list of arrays (gradient tuples spread)."""
+    out = []
+    for r in result:
+        out += list(grads(r))
+    return out
+
+
 def _work(name, params, n_threads, seed):
     loss = LOSSES[name]
-    shape = shapes_for(loss)[-1]
-    big = (40_000,) + shape[1:] if loss.kind == "elementwise" else (9_000,) + shape[1:]
     out = []
     with fl.threads(n_threads):
-        for s in (shape, big):  # a serial and an OpenMP-sized call
-            y, p = draw(loss, params, s, seed=seed)
-            out.append(loss.loss_grad(y, p, **params))
-            out.append(loss.loss_grad(y, p, reduction="none", **params))
+        for s in (shapes_for(loss)[-1], loss.shapes["threads"]):  # serial and OpenMP-sized
+            inputs = draw(loss, params, s, seed=seed)
+            out.append(_flat(loss.loss_grad(*inputs, **params)))
+            out.append(_flat(loss.loss_grad(*inputs, reduction="none", **params)))
             if loss.has_hessian:
-                out.append(loss.grad_hess(y, p, **params))
+                out.append(_flat(loss.grad_hess(*inputs, **params)))
         assert fl.get_num_threads() == n_threads  # each thread keeps its own setting
     return out
 
@@ -319,25 +329,26 @@ _ISA_RUN = textwrap.dedent("""
     import numpy as np
     sys.path.insert(0, sys.argv[1])
     import fastloss as fl
-    from fastloss._registry import LOSSES
-    from helpers import draw
+    from fastloss._core.registry import LOSSES
+    from helpers import draw, grads
     assert fl.build_info()["isa"] == sys.argv[2]
     h = hashlib.sha256()
     for name, loss in sorted(LOSSES.items()):
         for params in loss.examples:
-            # sizes with vector remainders; 16 and 1000 classes for row-wise
-            shapes = ([(4099,), (203, 35)] if loss.kind == "elementwise"
-                      else [(257, 16), (9, 1000), (33, 7)])
+            # sizes with vector remainders (e.g. 16 and 1000 classes for row-wise)
             for dtype in (np.float64, np.float32):
-                for shape in shapes:
-                    y, p = draw(loss, params, shape, seed=3, dtype=dtype)
+                for shape in loss.shapes["simd"]:
+                    inputs = draw(loss, params, shape, seed=3, dtype=dtype)
                     for red in ("mean", "none"):
-                        v, g = loss.loss_grad(y, p, reduction=red, **params)
-                        h.update(np.asarray(v).tobytes() + g.tobytes())
+                        v, g = loss.loss_grad(*inputs, reduction=red, **params)
+                        h.update(np.asarray(v).tobytes())
+                        for gi in grads(g):
+                            h.update(gi.tobytes())
                     if loss.has_hessian:
-                        g, hh = loss.grad_hess(y, p, **params)
-                        h.update(g.tobytes() + hh.tobytes())
-    print(h.hexdigest())
+                        g, hh = loss.grad_hess(*inputs, **params)
+                        for a in grads(g) + grads(hh):
+                            h.update(a.tobytes())
+        print(name, h.hexdigest())
 """)
 
 

@@ -22,14 +22,15 @@ import warnings
 
 import numpy as np
 import pytest
-from helpers import LOSSES, cases, draw, tol
+from helpers import LOSSES, draw, pair_cases, tol
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from fastloss import reference
-from fastloss._validation import float_dtype
+from fastloss._core.validation import float_dtype
 
-CASES = cases()
+# Value-kind based: the (y_true, y_pred) losses (helpers.is_pair).
+CASES = pair_cases()
 SETTINGS = settings(max_examples=25, deadline=None, derandomize=True, database=None,
                     suppress_health_check=list(HealthCheck))
 # Bugs these properties found outside the validation layer: (test, case id)

@@ -24,12 +24,26 @@ import time
 
 import numpy as np
 import pytest
-from helpers import LOSSES, cases, draw, row_weights, shapes_for, tol
+from helpers import (
+    LOSSES,
+    cases,
+    draw,
+    pair_cases,
+    row_weights,
+    shapes_for,
+    tol,
+    unit_weights,
+)
 
 import fastloss as fl
-from fastloss import _config, _dispatch, reference
+from fastloss import reference
+from fastloss._core import config as _config
+from fastloss._core import dispatch as _dispatch
 
-CASES = cases()
+# The value-kind tests reason about (y_true, y_pred) domains; the ones that
+# hold for every loss (reductions, leaks) run over ALL_CASES.
+CASES = pair_cases()
+ALL_CASES = cases()
 REDUCTIONS = ["mean", "sum", "none"]
 BIG = os.environ.get("FASTLOSS_BIG_TESTS", "0") not in ("0", "")
 
@@ -93,9 +107,9 @@ def test_transposed_2d_input_is_a_shape_error(name, params):
 @pytest.mark.parametrize("reduction", [None, 1, "Mean", "avg", b"mean", ("mean",)])
 def test_unknown_reduction_lists_the_choices(reduction):
     for name, loss in LOSSES.items():
-        y, p = draw(loss, loss.examples[0], shapes_for(loss)[-1])
+        inputs = draw(loss, loss.examples[0], shapes_for(loss)[-1])
         with pytest.raises(ValueError, match=r"reduction must be one of 'none', 'mean', 'sum'"):
-            loss(y, p, reduction=reduction, **loss.examples[0])
+            loss(*inputs, reduction=reduction, **loss.examples[0])
 
 
 @pytest.mark.parametrize("name,params", CASES)
@@ -793,25 +807,43 @@ def _heap_in_use():
 
 
 def _leak_round(data):
-    for loss, params, y, p, w, bad_p, bad_w in data:
-        loss.loss_grad(y, p, sample_weight=w, reduction="none", **params)
-        loss(y, p, **params)
-        loss.grad(y, p, sample_weight=w, **params)
+    for loss, params, inputs, w, bad_calls in data:
+        loss.loss_grad(*inputs, sample_weight=w, reduction="none", **params)
+        loss(*inputs, **params)
+        loss.grad(*inputs, sample_weight=w, **params)
         if loss.has_hessian:
-            loss.grad_hess(y, p, sample_weight=w, **params)
-        for call in (
-            lambda: loss(y, p[:-1], **params),                           # shape
-            lambda: loss(y, bad_p, **params),                            # domain
-            lambda: loss(y, p, sample_weight=bad_w, **params),           # weights
-            lambda: loss(y, p, sample_weight=0 * w, **params),           # zero mean
-            lambda: loss(y, p, reduction="avg", **params),               # reduction
-            lambda: loss(y, p, bogus=1, **params),                       # keyword
-            lambda: loss(y, p.astype(complex), **params),                # dtype
-        ):
+            loss.grad_hess(*inputs, sample_weight=w, **params)
+        for call in bad_calls:
             try:
                 call()
             except (ValueError, TypeError):
                 pass
+
+
+def _bad_calls(loss, params, inputs, w):
+    """Failing calls of every kind: shape, domain (where the loss has value
+    kinds), weights, zero-weight mean, reduction, keyword, dtype."""
+    i = loss.inputs.index(loss.wrt[0])
+
+    def swap(value):
+        bad = list(inputs)
+        bad[i] = value
+        return bad
+
+    x = np.asarray(inputs[i])
+    calls = [
+        lambda: loss(*swap(x[:-1]), **params),                            # shape
+        lambda: loss(*inputs, sample_weight=-w, **params),               # weights
+        lambda: loss(*inputs, sample_weight=0 * w, **params),            # zero mean
+        lambda: loss(*inputs, reduction="avg", **params),                # reduction
+        lambda: loss(*inputs, bogus=1, **params),                        # keyword
+        lambda: loss(*swap(x.astype(complex)), **params),                # dtype
+    ]
+    if loss.kind in ("elementwise", "rowwise") and loss._sampler is None:
+        bad_p = x.copy()
+        bad_p.reshape(-1)[5] = (BAD_VALUES.get(_kinds(loss, params)[1]) or [np.nan])[0]
+        calls.append(lambda: loss(*swap(bad_p), **params))             # domain
+    return calls
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc/self/statm")
@@ -819,24 +851,22 @@ def _leak_round(data):
                     reason="ASan replaces malloc and quarantines freed memory")
 def test_repeated_calls_including_errors_do_not_grow_memory():
     """Thousands of calls per loss after a warm-up.  Each call allocates
-    inputs-sized outputs (64 KiB per array) and a block-partials buffer, so
-    leaking any of them once per call would add well over the bound."""
+    inputs-sized outputs (tens of KiB per array) and a block-partials buffer,
+    so leaking any of them once per call would add well over the bound."""
     data = []
-    for i, case in enumerate(CASES):
+    for i, case in enumerate(ALL_CASES):
         name, params = case.values
         loss = LOSSES[name]
-        shape = (8192,) if loss.kind == "elementwise" else (1024, 8)
-        y, p = draw(loss, params, shape, seed=i)
-        bad_p = p.copy()
-        pkind = _kinds(loss, params)[1]
-        bad_p[5] = (BAD_VALUES.get(pkind) or [np.nan])[0]
-        bad_w = -row_weights(shape)
-        data.append((loss, params, y, p, row_weights(shape), bad_p, bad_w))
+        shape = loss.shapes.get("leak", shapes_for(loss)[-1])
+        inputs = draw(loss, params, shape, seed=i)
+        w = unit_weights(loss, inputs, params)
+        data.append((loss, params, inputs, w, _bad_calls(loss, params, inputs, w)))
     for _ in range(10):
         _leak_round(data)
     # the measurement itself sees a leak: keeping 256 outputs of 64 KiB
+    big = draw(fl.mse, {}, (8192,))
     before = _heap_in_use()
-    kept = [data[0][0].grad(*data[0][2:4], **data[0][1]) for _ in range(256)]
+    kept = [fl.mse.grad(*big) for _ in range(256)]
     assert _heap_in_use() - before > 12 * 2**20
     del kept
     heap, blocks, rss = _heap_in_use(), sys.getallocatedblocks(), _rss_bytes()
@@ -845,8 +875,8 @@ def test_repeated_calls_including_errors_do_not_grow_memory():
         _leak_round(data)
     heap, blocks, rss = (_heap_in_use() - heap, sys.getallocatedblocks() - blocks,
                          _rss_bytes() - rss)
-    calls = rounds * len(data) * 11
-    # Tens of thousands of calls: a 64 KiB output leaked per call would be
+    calls = rounds * sum(4 + len(d[4]) for d in data)
+    # Tens of thousands of calls: an output leaked per call would be
     # gigabytes; a 256-byte buffer lost per call (the block partials) is over
     # 4 MiB with the 7 regression losses alone, an object lost per call (an
     # exception's frame, a cached array) thousands of Python blocks.

@@ -46,20 +46,20 @@ def load():
 
 
 def wrap(lib, kind):
-    """f(y, p, g=None) -> (loss, grad) for kind in mse / bce_logits / softmax_ce
-    (float64); the gradient goes to g when given, else to a new array."""
+    """f(y, p, out=None) -> (loss, grad) for kind in mse / bce_logits / softmax_ce
+    (float64); the gradient goes to `out` when given, else to a new array."""
     def ptr(a):
         return a.ctypes.data
 
     if kind == "softmax_ce":
-        def run(y, p, g=None):
-            g = np.empty_like(p) if g is None else g
+        def run(y, p, out=None):
+            g = np.empty_like(p) if out is None else out
             y64 = np.ascontiguousarray(y, dtype=np.int64)
             return lib.softmax_ce_f64(ptr(y64), ptr(p), ptr(g), p.shape[0], p.shape[1]), g
         return run
     fn = {"mse": lib.mse_f64, "bce_logits": lib.bce_logits_f64}[kind]
 
-    def run(y, p, g=None):
-        g = np.empty_like(p) if g is None else g
+    def run(y, p, out=None):
+        g = np.empty_like(p) if out is None else out
         return fn(ptr(y), ptr(p), ptr(g), p.size), g
     return run

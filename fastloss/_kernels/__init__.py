@@ -1,1 +1,1 @@
-"""Compiled kernels, one package per instruction-set level (see fastloss._dispatch)."""
+"""Compiled kernels, one package per instruction-set level (see fastloss._core.dispatch)."""

@@ -1,7 +1,7 @@
 """Type stub for the compiled fastloss._kernels._cpu (CPU features, OpenMP).
 
 The kernel modules themselves (fastloss._kernels.<isa>._elementwise, ...) are
-imported dynamically by fastloss._dispatch and are not public.
+imported dynamically by fastloss._core.dispatch and are not public.
 """
 
 #: Whether this build has OpenMP compiled in (False: kernels run on one thread).

@@ -9,8 +9,8 @@
 # only) so the loops vectorise, and let NaN propagate to l and g.
 #
 # Adding an element-wise loss: a point function here, its name in the
-# KERNELS list of _elementwise.pyx.tp, an entry in fastloss/_registry.py and
-# a reference function in fastloss/reference.py.
+# KERNELS list of _elementwise.pyx.tp, a registry entry in its family module
+# (fastloss/families/) and a reference function in fastloss/reference/.
 
 from cython cimport floating
 from fastloss._kernels._numerics cimport (

@@ -13,7 +13,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from fastloss import _config, _dispatch
+from fastloss._core import config, dispatch
 
 REDUCTIONS = ("none", "mean", "sum")
 
@@ -128,6 +128,38 @@ def weights(sample_weight, shape, dtype, reduction, n_units=None):
     return w, k, total
 
 
+def unit_weights(sample_weight, units, dtype, reduction):
+    """`weights` for a loss with one weight per unit (a row, a sample, a box, a
+    sequence): returns (w, total), w None or a contiguous array of one weight
+    per unit (a scalar or per-first-axis weights are spread over the units)."""
+    w, k, total = weights(sample_weight, units, dtype, reduction)
+    if w is not None and k > 0:
+        w = np.repeat(w, k)
+    return w, total
+
+
+def int_labels(a, n_classes, name):
+    """Integer class labels as a contiguous 1-d intp array, for labels that
+    must lie in [0, n_classes) (the kernels check the range in their own
+    pass).  Integer and boolean arrays are taken as they are; floats must be
+    integral; unsigned values beyond intp are rejected here (a cast would
+    wrap them onto negative ones, e.g. onto an ignore_index)."""
+    if a.dtype.kind == "u" and a.size and a.max() > np.iinfo(np.intp).max:
+        raise ValueError(
+            f"{name} holds class label {a.max()!r}, outside [0, {n_classes}) "
+            f"for y_pred with {n_classes} classes")
+    if a.dtype.kind == "f":
+        with np.errstate(invalid="ignore"):
+            ai = a.astype(np.intp)
+        bad = ai != a
+        if np.any(bad):
+            raise ValueError(
+                f"{name} must hold integer class labels; found the non-integer value "
+                f"{a[bad].flat[0]!r} (round or cast the labels to int first)")
+        a = ai
+    return np.ascontiguousarray(a, dtype=np.intp).reshape(-1)
+
+
 def real_param(value, name, *, low=None, high=None, low_open=False, high_open=False,
                allow_none=False):
     """A finite real parameter inside [low, high] (open ends where asked)."""
@@ -176,7 +208,7 @@ def int_param(value, name, allow_none=False):
 
 
 class Bound(NamedTuple):
-    """Allowed values of one argument ("y_true" or "y_pred"): NaN aside, every
+    """Allowed values of one input (by its name, e.g. "y_true"): NaN aside, every
     value must lie in [low, high] (an open end where asked; None: unbounded);
     `why` is appended to the error message."""
 
@@ -208,11 +240,11 @@ def check_found(bounds, found):
 def value_range(a):
     """(min, max) of the non-NaN values of a contiguous float32/float64 array,
     in one compiled pass ((inf, -inf) when there are none)."""
-    return _dispatch.kernels("_elementwise").value_range(a, _config.threads_for(a.size))
+    return dispatch.kernels("_elementwise").value_range(a, config.threads_for(a.size))
 
 
 def check_bounds(bounds, arrays):
-    """check_found for arrays given by name: {"y_true": y, "y_pred": p}."""
+    """check_found for contiguous arrays given by input name: {"y_true": y, ...}."""
     found = {}
     for b in bounds:
         if b.which not in found:

@@ -4,7 +4,7 @@ Binary losses take one score per element, so they reuse the element-wise loop
 (_kernels/_pointwise.pxd); categorical losses take a row of C class scores
 (_kernels/_rowpoint.pxd, _kernels/_rowwise.pyx.tp).
 
-Value kinds used in `domain` (generators in fastloss/_samples.py):
+Value kinds used in `domain` (generators in fastloss/_core/samples.py):
 "label01" labels in {0, 1}; "softlabel" labels in [0, 1]; "pm1" labels in
 {-1, 1}; "prob" probabilities in [0, 1]; "logit"/"real" any real score;
 "onehot" one-hot rows; "probrows" non-negative rows summing to 1;
@@ -15,16 +15,16 @@ from functools import partial
 
 import numpy as np
 
-from fastloss import _dispatch
-from fastloss import _validation as V
-from fastloss._loss import (
+from fastloss._core import dispatch
+from fastloss._core import validation as V
+from fastloss._core.loops import (
     ColumnParamLoss,
     ElementwiseLoss,
-    Param,
     RowwiseLoss,
     SparseRowwiseLoss,
 )
-from fastloss._registry import register
+from fastloss._core.loss import Param
+from fastloss._core.registry import register
 
 unit = partial(V.real_param, low=0.0, high=1.0)
 clip_eps = partial(V.real_param, low=0.0, high=0.5, high_open=True)
@@ -147,11 +147,12 @@ binary_crossentropy = register(ColumnParamLoss(
 ))
 
 
-def _check_hinge(y, p, prm):
+def _check_hinge(arrays, prm):
     # Keras: labels that are all in {0, 1} are converted to 2y - 1; otherwise
     # they must be -1/+1.  NaN labels propagate.  One pass over y (a kernel
     # scan) decides; the offending value is looked up only to report it.
-    kinds = _dispatch.kernels("_elementwise").label_kinds(y)
+    y = arrays["y_true"]
+    kinds = dispatch.kernels("_elementwise").label_kinds(y)
     is01 = not kinds & (4 | 8)
     if not is01 and kinds & (1 | 8):
         bad = y[(y != -1) & (y != 1) & ~np.isnan(y)]

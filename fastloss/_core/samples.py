@@ -1,7 +1,10 @@
 """Valid example inputs for any registered loss (used by tests and benchmarks).
 
-Each loss declares the value domain of y_true and y_pred as a pair of kind
-names (`loss.domain(**params)`); `draw` makes arrays of those kinds.
+A loss of several inputs has a sampler of its own (`Loss(sampler=...)`,
+beside its registry entry); a (y_true, y_pred) loss declares the value
+domain of the pair as two kind names (`loss.domain(**params)`) and
+`draw_pair` makes arrays of those kinds.  `draw(loss, params, shape)` is
+`loss.sample(params, shape)`: valid inputs for any loss.
 """
 
 import numpy as np
@@ -31,17 +34,22 @@ KINDS = {
 }
 
 
-def draw(loss, params, shape, dtype=np.float64, seed=0):
-    """(y_true, y_pred) valid for `loss` with `params`; y_pred has `shape`.
+def draw_pair(rng, domain, shape, dtype=np.float64):
+    """(y_true, y_pred) of the value kinds `domain` names; y_pred has `shape`.
 
     Integer class labels (kind "int_labels") have shape[:-1] and values in
     [0, shape[-1]).
     """
-    rng = np.random.default_rng(seed)
-    y_kind, p_kind = loss.domain(**params)
+    y_kind, p_kind = domain
     if y_kind == "int_labels":
         y = rng.integers(0, shape[-1], size=shape[:-1])
     else:
         y = KINDS[y_kind](rng, shape).astype(dtype)
     p = KINDS[p_kind](rng, shape).astype(dtype)
     return y, p
+
+
+def draw(loss, params, shape, dtype=np.float64, seed=0):
+    """Valid inputs for `loss` with `params` (a tuple in `loss.inputs` order);
+    `shape` is one of the loss's shapes (y_pred's shape for the wave-1 losses)."""
+    return loss.sample(params, shape, dtype, seed)

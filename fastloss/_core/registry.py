@@ -1,6 +1,6 @@
 """The registry: canonical names, aliases, one entry per loss.
 
-Entries are defined in the family modules (_regression.py, ...) with
+Entries are defined in the family modules (fastloss/families/*.py) with
 `register`; tests and benchmarks iterate over `LOSSES`, so a registered loss
 is tested and benchmarked without further edits.
 """

@@ -2,9 +2,10 @@
 
 from functools import partial
 
-from fastloss import _validation as V
-from fastloss._loss import ElementwiseLoss, Param
-from fastloss._registry import register
+from fastloss._core import validation as V
+from fastloss._core.loops import ElementwiseLoss
+from fastloss._core.loss import Param
+from fastloss._core.registry import register
 
 _Y = "Targets (any real numbers; integers and booleans accepted)."
 _P = "Predictions, the same shape as y_true."

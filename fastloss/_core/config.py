@@ -10,7 +10,7 @@ import contextlib
 import contextvars
 import os
 
-from fastloss import _dispatch
+from fastloss._core import dispatch as _dispatch
 
 _n_threads = contextvars.ContextVar("fastloss_n_threads", default=None)
 

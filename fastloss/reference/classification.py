@@ -1,107 +1,14 @@
-"""Plain NumPy reference implementations of every fastloss loss.
+"""NumPy references of the classification losses.
 
-Written to be read, not to be fast: each loss is a function of
-``(y_true, y_pred, **params)`` returning ``(loss, grad)`` per unit, where a
-unit is an element (element-wise losses) or a row (row-wise losses), and
-``grad`` is d loss_unit / d y_pred with the shape of y_pred.  Where a
-hessian is defined, ``<name>_hess`` returns the diagonal second derivative.
-`loss_grad` and `grad_hess` apply sample weights and reductions exactly as
-the compiled losses do.
-
-The tests check the compiled kernels against these functions (and both
-against finite differences and independent libraries); the benchmarks use
-them as the NumPy baseline.  Computation is in float64 unless the inputs are
-float32.
+Binary losses are element-wise; categorical losses are row-wise (a unit is a
+row of C class scores; the loss has shape y_pred.shape[:-1]).  Probabilities
+are clipped to [eps, 1 - eps] (Keras's epsilon) and the gradient is 0 where
+the clip is active.
 """
 
 import numpy as np
 
-# --- regression (element-wise) -------------------------------------------------------
-
-
-def mean_squared_error(y_true, y_pred):
-    d = y_pred - y_true
-    return d * d, 2 * d
-
-
-def mean_squared_error_hess(y_true, y_pred):
-    return np.full_like(y_pred, 2)
-
-
-def mean_absolute_error(y_true, y_pred):
-    d = y_pred - y_true
-    return np.abs(d), np.sign(d)
-
-
-def huber(y_true, y_pred, delta=1.0):
-    d = y_pred - y_true
-    a = np.abs(d)
-    loss = np.where(a <= delta, 0.5 * d * d, delta * (a - 0.5 * delta))
-    return loss, np.clip(d, -delta, delta)
-
-
-def huber_hess(y_true, y_pred, delta=1.0):
-    return (np.abs(y_pred - y_true) <= delta).astype(y_pred.dtype)
-
-
-def log_cosh(y_true, y_pred):
-    # log(cosh(d)) = |d| + log1p(exp(-2|d|)) - log(2): no overflow for any d.
-    d = y_pred - y_true
-    a = np.abs(d)
-    return a + np.log1p(np.exp(-2 * a)) - np.log(2), np.tanh(d)
-
-
-def log_cosh_hess(y_true, y_pred):
-    return 1 / np.cosh(y_pred - y_true) ** 2
-
-
-def quantile(y_true, y_pred, quantile=0.5):
-    d = y_true - y_pred
-    loss = np.maximum(quantile * d, (quantile - 1) * d)
-    grad = np.where(d > 0, -quantile, 1 - quantile)
-    return loss, grad.astype(y_pred.dtype)
-
-
-def poisson(y_true, y_pred, log_input=False, eps=1e-8):
-    if log_input:
-        rate = np.exp(y_pred)
-        return rate - y_true * y_pred, rate - y_true
-    with np.errstate(divide="ignore", invalid="ignore"):
-        log_term = np.where(y_true == 0, 0, y_true * np.log(y_pred + eps))
-    return y_pred - log_term, 1 - y_true / (y_pred + eps)
-
-
-def poisson_hess(y_true, y_pred, log_input=False, eps=1e-8):
-    if log_input:
-        return np.exp(y_pred)
-    return y_true / (y_pred + eps) ** 2
-
-
-def mean_squared_log_error(y_true, y_pred):
-    r = np.log1p(y_pred) - np.log1p(y_true)
-    return r * r, 2 * r / (1 + y_pred)
-
-
-def mean_squared_log_error_hess(y_true, y_pred):
-    r = np.log1p(y_pred) - np.log1p(y_true)
-    return 2 * (1 - r) / (1 + y_pred) ** 2
-
-
-# --- classification ------------------------------------------------------------------
-#
-# Binary losses are element-wise; categorical losses are row-wise (a unit is a
-# row of C class scores; the loss has shape y_pred.shape[:-1]).  Probabilities
-# are clipped to [eps, 1 - eps] (Keras's epsilon) and the gradient is 0 where
-# the clip is active.
-
-
-def _sigmoid(x):
-    e = np.exp(-np.abs(x))
-    return np.where(x >= 0, 1 / (1 + e), e / (1 + e))
-
-
-def _softplus(x):
-    return np.logaddexp(0, x)
+from fastloss.reference._common import log_softmax, sigmoid, softplus
 
 
 def binary_crossentropy(y_true, y_pred, from_logits=False, label_smoothing=0.0,
@@ -110,8 +17,8 @@ def binary_crossentropy(y_true, y_pred, from_logits=False, label_smoothing=0.0,
     pw = 1.0 if pos_weight is None else np.asarray(pos_weight)
     if from_logits:
         # torch.nn.functional.binary_cross_entropy_with_logits
-        s = _sigmoid(y_pred)
-        return (pw * t * _softplus(-y_pred) + (1 - t) * _softplus(y_pred),
+        s = sigmoid(y_pred)
+        return (pw * t * softplus(-y_pred) + (1 - t) * softplus(y_pred),
                 (1 - t) * s - pw * t * (1 - s))
     c = np.clip(y_pred, eps, 1 - eps)
     inside = (y_pred > eps) & (y_pred < 1 - eps)
@@ -124,7 +31,7 @@ def binary_crossentropy_hess(y_true, y_pred, from_logits=False, label_smoothing=
     t = y_true * (1 - label_smoothing) + 0.5 * label_smoothing
     pw = 1.0 if pos_weight is None else np.asarray(pos_weight)
     if from_logits:
-        s = _sigmoid(y_pred)
+        s = sigmoid(y_pred)
         return ((1 - t) + pw * t) * s * (1 - s)
     c = np.clip(y_pred, eps, 1 - eps)
     inside = (y_pred > eps) & (y_pred < 1 - eps)
@@ -159,9 +66,9 @@ def _focal_parts(t, y_pred, alpha, from_logits, eps):
     if from_logits:
         # torchvision.ops.sigmoid_focal_loss: p = sigmoid(x), ce = BCE with logits,
         # p_t = p t + (1 - p)(1 - t), loss = a_t (1 - p_t)^gamma ce.
-        p = _sigmoid(y_pred)
+        p = sigmoid(y_pred)
         v = p * (1 - p)  # dp/dx
-        ce = t * _softplus(-y_pred) + (1 - t) * _softplus(y_pred)
+        ce = t * softplus(-y_pred) + (1 - t) * softplus(y_pred)
         q = 1 - (p * t + (1 - p) * (1 - t))
         dq, d2q = (1 - 2 * t) * v, (1 - 2 * t) * v * (1 - 2 * p)
         dce, d2ce = p - t, v
@@ -193,16 +100,11 @@ def binary_focal_crossentropy_hess(y_true, y_pred, gamma=2.0, alpha=None, from_l
                   + q**gamma * d2ce)
 
 
-def _log_softmax(x):
-    m = np.max(x, axis=-1, keepdims=True)
-    return x - m - np.log(np.sum(np.exp(x - m), axis=-1, keepdims=True))
-
-
 def _ce_rows(tw, y_pred, from_logits, eps):
     """Loss, gradient, hessian of -sum_j tw_j log p_j per row."""
     tot = np.sum(tw, axis=-1, keepdims=True)
     if from_logits:
-        lp = _log_softmax(y_pred)
+        lp = log_softmax(y_pred)
         p = np.exp(lp)
         return -np.sum(tw * lp, axis=-1), tot * p - tw, tot * p * (1 - p)
     # Keras: rows normalised, then clipped (an all-zero row counts as q = 0).
@@ -308,7 +210,7 @@ def categorical_focal_crossentropy(y_true, y_pred, gamma=2.0, alpha=None, from_l
     a = 1.0 if alpha is None else alpha
     t = y_true
     if from_logits:
-        lp = _log_softmax(y_pred)
+        lp = log_softmax(y_pred)
         p = np.exp(lp)
         q = 1 - p
         # d/d(log p_j), then the softmax chain rule
@@ -323,72 +225,3 @@ def categorical_focal_crossentropy(y_true, y_pred, gamma=2.0, alpha=None, from_l
                               - gamma * (1 - c) ** (gamma - 1) * np.log(c)), 0.0)
     grad = (e - np.sum(e * qn, axis=-1, keepdims=True)) / s
     return -np.sum(a * t * (1 - c) ** gamma * np.log(c), axis=-1), grad
-
-
-# --- reductions --------------------------------------------------------------------
-
-
-def _as_float(y_true, y_pred):
-    y_true, y_pred = np.asarray(y_true), np.asarray(y_pred)
-    floats = [a.dtype for a in (y_true, y_pred) if a.dtype.kind == "f"]
-    dtype = np.float32 if floats and all(d.itemsize <= 4 for d in floats) else np.float64
-    return y_true, y_pred.astype(dtype, copy=False)
-
-
-def _unit_weights(sample_weight, loss_shape, grad_shape):
-    """Weights broadcast to the per-unit loss and to the gradient."""
-    if sample_weight is None:
-        return np.ones(loss_shape), np.ones(grad_shape)
-    w = np.asarray(sample_weight, dtype=np.float64)
-    if w.shape != loss_shape and w.ndim == 1:
-        # one weight per row, applied to every element of the row
-        w = w.reshape((-1,) + (1,) * (len(loss_shape) - 1))
-    w_loss = np.broadcast_to(w, loss_shape)
-    w_grad = w_loss.reshape(w_loss.shape + (1,) * (len(grad_shape) - len(loss_shape)))
-    return w_loss, np.broadcast_to(w_grad, grad_shape)
-
-
-def loss_grad(name, y_true, y_pred, *, sample_weight=None, reduction="mean", **params):
-    """(loss, grad) of loss `name` with the given reduction, like fastloss."""
-    y_true, y_pred = _as_float(y_true, y_pred)
-    fn = globals()[name]
-    if y_true.dtype.kind in "fb" or (y_true.dtype.kind in "iu" and not name.startswith("sparse")):
-        # integer targets of non-sparse losses are numbers, not labels
-        y_true = y_true.astype(y_pred.dtype, copy=False)
-    out = fn(y_true, y_pred, **params)
-    loss, grad = out[0], out[1]
-    if sample_weight is None and len(out) == 2:
-        # the common case, kept as lean as NumPy code written by hand
-        if reduction == "none":
-            return loss, grad
-        if reduction == "sum":
-            return np.sum(loss), grad
-        return np.mean(loss), grad / loss.size
-    # A loss may return a third array: per-unit weights it applies itself
-    # (class weights, ignored rows); they count in the 'mean' denominator.
-    unit_w = out[2] if len(out) > 2 else np.ones(loss.shape)
-    w_loss, w_grad = _unit_weights(sample_weight, loss.shape, grad.shape)
-    w_loss = w_loss * unit_w
-    w_grad = w_grad * unit_w.reshape(unit_w.shape + (1,) * (grad.ndim - unit_w.ndim))
-    wl = w_loss * loss
-    wg = w_grad * grad
-    if reduction == "none":
-        return wl.astype(y_pred.dtype), wg.astype(y_pred.dtype)
-    if reduction == "sum":
-        return np.sum(wl), wg.astype(y_pred.dtype)
-    total = np.sum(w_loss)
-    return np.sum(wl) / total, (wg / total).astype(y_pred.dtype)
-
-
-def grad_hess(name, y_true, y_pred, *, sample_weight=None, **params):
-    """Per-unit (grad, hess) of w_i * l_i, like fastloss's grad_hess."""
-    y_true, y_pred = _as_float(y_true, y_pred)
-    y_true = y_true.astype(y_pred.dtype) if y_true.dtype.kind in "fb" else y_true
-    out = globals()[name](y_true, y_pred, **params)
-    grad = out[1]
-    hess = globals()[name + "_hess"](y_true, y_pred, **params)
-    _, w_grad = _unit_weights(sample_weight, grad.shape, grad.shape)
-    if len(out) > 2:  # the loss's own per-unit weights (class weights, ignored rows)
-        unit_w = out[2]
-        w_grad = w_grad * unit_w.reshape(unit_w.shape + (1,) * (grad.ndim - unit_w.ndim))
-    return (w_grad * grad).astype(y_pred.dtype), (w_grad * hess).astype(y_pred.dtype)
