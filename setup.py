@@ -185,6 +185,7 @@ COMPILER_DIRECTIVES = {
 
 setup(
     packages=["fastloss", "fastloss._core", "fastloss.families", "fastloss.reference",
+              "fastloss.peers",
               "fastloss._kernels"] + [f"fastloss._kernels.{isa}" for isa in isa_levels()],
     ext_modules=cythonize(
         render_templates(),

@@ -82,7 +82,7 @@ def implementations(loss, params, peers=False, reuse_out=False):
         "numpy": lambda *a: reference.loss_grad(loss.name, *a, **params),
     }
     if peers:
-        from fastloss import _peers
+        from fastloss import peers as _peers
 
         impls.update(_peers.for_loss(loss, params))
         for provider in EXTRA_PEERS:

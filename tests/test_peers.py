@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from helpers import LOSSES, cases, draw, grads, shapes_for
 
-from fastloss import _peers
+from fastloss import peers as _peers
 
 
 @pytest.mark.parametrize("name,params", cases())

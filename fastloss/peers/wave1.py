@@ -1,10 +1,9 @@
-"""Other libraries' versions of our losses, for `bench --peers` only.
+"""Peers of the regression and classification losses.
 
-Each peer computes the same value and gradient as fastloss (mean reduction,
+Each computes the same value and gradient as fastloss (mean reduction,
 gradient w.r.t. y_pred) the way a user of that library would: scikit-learn's
 Cython `_loss` module (per-sample loss and gradient, then the mean), PyTorch
-autograd, and `jax.jit(jax.value_and_grad(...))`.  A peer is listed only
-where it is installed and has an equivalent for the loss and keywords.
+autograd, and `jax.jit(jax.value_and_grad(...))`.
 """
 
 import numpy as np
