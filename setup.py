@@ -33,6 +33,7 @@ from setuptools.command.build_ext import build_ext
 
 ROOT = Path(__file__).parent
 KERNELS = ROOT / "fastloss" / "_kernels"
+SHARED_DEPENDS = list((ROOT / "fastloss" / "_src").glob("*.h")) + list(KERNELS.glob("*.pxd"))
 
 
 def _flag(name, default="0"):
@@ -131,6 +132,9 @@ def _extension(name, source, isa):
     return Extension(
         name,
         [str(source.relative_to(ROOT))],
+        # rebuild when a shared header or .pxd changes (setuptools compares
+        # the .so with these, not only with its .c)
+        depends=[str(f.relative_to(ROOT)) for f in sorted(SHARED_DEPENDS)],
         include_dirs=[str(ROOT / "fastloss" / "_src"), numpy.get_include()],
         # One NumPy C-API floor for every wheel, matching the runtime numpy>=1.25.
         define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_25_API_VERSION"),
