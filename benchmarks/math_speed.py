@@ -38,8 +38,9 @@ def main(argv=None):
             x = rng.uniform(lo, hi, args.n).astype(dtype)
             y = np.empty_like(x)
             f = getattr(np, name)
-            t = _bench.time_impls({"fastloss": lambda: mc.apply(name, x, y),
-                                   "numpy": lambda: f(x, out=y)}, args.repeat, fine=True)
+            t = _bench.time_impls({"fastloss": lambda name=name, x=x, y=y: mc.apply(name, x, y),
+                                   "numpy": lambda f=f, x=x, y=y: f(x, out=y)},
+                                  args.repeat, fine=True)
             a, b = t["fastloss"] / args.n * 1e9, t["numpy"] / args.n * 1e9
             print(f"| {name} | {np.dtype(dtype).name} | {a:.2f} | {b:.2f} | {b / a:.2f}x |",
                   flush=True)

@@ -88,6 +88,26 @@ cdef inline cnp.ndarray as_contiguous(object a, int typenum):
         | cnp.NPY_ARRAY_FORCECAST)
 
 
+cdef inline cnp.ndarray weights_as(object sample_weight, int typenum):
+    # sample_weight as a contiguous array of typenum, or None when the cast
+    # overflows (float64 weights beyond float32's range: the general path
+    # raises that error, and NumPy's own cast would also warn).
+    cdef cnp.ndarray sw = <cnp.ndarray>sample_weight
+    if typenum != cnp.NPY_FLOAT32 or cnp.PyArray_TYPE(sw) != cnp.NPY_FLOAT64:
+        return as_contiguous(sample_weight, typenum)
+    cdef cnp.ndarray src = as_contiguous(sample_weight, cnp.NPY_FLOAT64)
+    cdef cnp.ndarray out = cnp.PyArray_EMPTY(cnp.PyArray_NDIM(sw), cnp.PyArray_DIMS(sw),
+                                             cnp.NPY_FLOAT32, 0)
+    cdef const double* s = <const double*>cnp.PyArray_DATA(src)
+    cdef float* d = <float*>cnp.PyArray_DATA(out)
+    cdef Py_ssize_t i, n = cnp.PyArray_SIZE(sw)
+    cdef bint over = False
+    for i in range(n):
+        d[i] = <float>s[i]
+        over |= (d[i] - d[i] != 0) & (s[i] - s[i] == 0)   # inf from a finite weight
+    return None if over else out
+
+
 cdef inline bint same_shape(cnp.ndarray a, cnp.ndarray b):
     return (cnp.PyArray_NDIM(a) == cnp.PyArray_NDIM(b)
             and cnp.PyArray_SAMESHAPE(a, b))
@@ -119,7 +139,9 @@ cdef inline object empty_like_shape(cnp.ndarray like, int typenum):
 
 cdef inline int reduction_code(object reduction):
     # 0 "none", 1 "mean", 2 "sum"; -1 for anything else (the general path
-    # raises the error).
+    # raises the error).  The default is the interned literal itself.
+    if reduction is "mean":
+        return 1
     if type(reduction) is not str:
         return -1
     if reduction == "mean":

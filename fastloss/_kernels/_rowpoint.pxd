@@ -160,14 +160,27 @@ cdef inline floating cce_logit_row(
     # scratch: g in mode 0 (its exps are not needed), else h (the hessian row
     # is written only at the end; in mode 1 it is the thread's scratch row)
     cdef floating* sc = g if mode == 0 else h
+    # the target weights (to sc1) and their products with x_j - m (to sc2),
+    # in one loop where there are two scratch rows: g and h in mode 0, the
+    # 2 C values of h in mode 1 (mode 2: the hessian row only)
+    cdef floating* sc1 = h if mode == 1 else sc
+    cdef floating* sc2 = h + C if mode == 1 else h
     cdef floating t, a, tw, sm, ts
     cdef Py_ssize_t j
-    for j in range(C):
-        sc[j] = cw[j] * (keep * y[j] + lsc)
-    t = row_sum(sc, C)
-    for j in range(C):
-        sc[j] = _xlog(sc[j], x[j] - m)
-    a = row_sum(sc, C)
+    if mode == 2:
+        for j in range(C):
+            sc[j] = cw[j] * (keep * y[j] + lsc)
+        t = row_sum(sc, C)
+        for j in range(C):
+            sc[j] = _xlog(sc[j], x[j] - m)
+        a = row_sum(sc, C)
+    else:
+        for j in range(C):
+            tw = cw[j] * (keep * y[j] + lsc)
+            sc1[j] = tw
+            sc2[j] = _xlog(tw, x[j] - m)
+        t = row_sum(sc1, C)
+        a = row_sum(sc2, C)
     if mode != 0:
         ts = ws * t * rs
         for j in range(C):
@@ -280,23 +293,35 @@ cdef inline floating cat_hinge_row(
 
 
 # --- Kullback-Leibler divergence -------------------------------------------------------------
+#
+# The loss terms t_j (log t_j - log c_j) depend on their own element only, so
+# the loop template computes them for a whole block in one flat loop
+# (`<kernel>_terms`: its logs vectorise without a scalar remainder per row)
+# and hands each row function its row of terms in g.
+
+cdef inline void kld_terms(const floating* y, const floating* x, Py_ssize_t n,
+                           const double* prm, floating* out) noexcept nogil:
+    # out_k = t_k (log t_k - log c_k), c_k = max(p_k, eps) (0 log 0 = 0; NaN stays NaN)
+    cdef floating eps = <floating>prm[0]
+    cdef floating t, c
+    cdef Py_ssize_t k
+    for k in range(n):
+        t = y[k]
+        c = eps if x[k] < eps else x[k]
+        out[k] = _xlog(t, f_log(t) - f_log(c))
+
 
 cdef inline floating kld_row(
         const floating* y, Py_ssize_t lab, const floating* x, Py_ssize_t C,
         const floating* cw, const double* prm, floating ws, floating* g, floating* h,
         int mode) noexcept nogil:
     # prm = (eps,).  l = sum_j t_j (log t_j - log c_j), c_j = max(p_j, eps)
-    # (0 log 0 = 0);  dl/dp_j = -t_j / p_j where p_j > eps (else 0);
-    # d2l/dp_j^2 = t_j / p_j^2 there.
+    # (0 log 0 = 0; the terms arrive in g, see kld_terms);  dl/dp_j = -t_j / p_j
+    # where p_j > eps (else 0);  d2l/dp_j^2 = t_j / p_j^2 there.
     cdef floating eps = <floating>prm[0]
-    cdef floating l = 0
-    cdef floating t, c, r
+    cdef floating l = row_sum(g, C)
+    cdef floating t, r
     cdef Py_ssize_t j
-    for j in range(C):
-        t = y[j]
-        c = eps if x[j] < eps else x[j]  # NaN stays NaN
-        g[j] = _xlog(t, f_log(t) - f_log(c))
-    l = row_sum(g, C)
     if mode != 0:
         for j in range(C):
             t = y[j]
@@ -307,19 +332,25 @@ cdef inline floating kld_row(
     return l
 
 
+cdef inline void kld_log_terms(const floating* y, const floating* x, Py_ssize_t n,
+                               const double* prm, floating* out) noexcept nogil:
+    # out_k = t_k (log t_k - x_k)
+    cdef floating t
+    cdef Py_ssize_t k
+    for k in range(n):
+        t = y[k]
+        out[k] = _xlog(t, f_log(t) - x[k])
+
+
 cdef inline floating kld_log_row(
         const floating* y, Py_ssize_t lab, const floating* x, Py_ssize_t C,
         const floating* cw, const double* prm, floating ws, floating* g, floating* h,
         int mode) noexcept nogil:
     # torch.nn.functional.kl_div(x, t, log_target=False) summed over the row:
-    # l = sum_j t_j (log t_j - x_j);  dl/dx_j = -t_j;  hessian 0.
-    cdef floating l = 0
-    cdef floating t
+    # l = sum_j t_j (log t_j - x_j) (the terms arrive in g, see kld_log_terms);
+    # dl/dx_j = -t_j;  hessian 0.
+    cdef floating l = row_sum(g, C)
     cdef Py_ssize_t j
-    for j in range(C):
-        t = y[j]
-        g[j] = _xlog(t, f_log(t) - x[j])
-    l = row_sum(g, C)
     if mode != 0:
         for j in range(C):
             g[j] = -ws * y[j] + x[j] * 0

@@ -16,24 +16,23 @@
  * moved in and out of floating point with the "add 1.5*2^52" (2^23 for
  * float) rounding trick and plain bit casts.
  *
- * Fused multiply-add.  Where the target has FMA (x86-64 builds with -mfma,
- * i.e. fastloss's AVX2 and AVX-512 levels; AArch64) the polynomials and the
- * argument reductions use explicit fma() (FL_FMA below): fewer instructions
- * (exp and log need a third fewer) and exact reductions.  Without FMA
- * (x86-64's baseline) the same expressions are a multiply and an add, and the
- * reductions use a Cody-Waite split whose products are exact.  The fmas are
- * explicit, so with -ffp-contract=off (fastloss's flag) every build of a
- * level rounds the same way (a loss-only loop and a loss+gradient loop give
- * the same bits), and the AVX2 and AVX-512 levels compute the same bits; the
- * baseline differs from them in the last bit of some results (each is within
- * 1 ulp of the exact value, so two levels are within 2 ulp of each other).
- * Define FL_NO_FMA to get the baseline's arithmetic on any target.
+ * Fused multiply-add.  Every a*b + c below is written FL_FMA(a, b, c): by
+ * default a multiply and an add, so that each SIMD level of a build (SSE2,
+ * AVX2, AVX-512; with -ffp-contract=off) computes the same bits, and the
+ * reductions use a Cody-Waite split whose products are exact.  Defining
+ * FL_USE_FMA on a target with FMA (x86-64 -mfma, AArch64) makes them single
+ * fmas (and the reductions exact fmas): with the same accuracy bound, 13-22%
+ * faster transcendental losses (element-wise, 2^20 float64 values, AVX-512
+ * on AMD Zen 4; 20-21% for the loops alone in L2), but a level without FMA
+ * would then round some results differently from one with it, so fastloss
+ * does not define it.
  *
  * Accuracy (measured, see the per-function comments and
- * tests/test_math_accuracy.py): max error below 0.96 ulp for all eight
- * functions, double and float, with and without FMA; float exhaustively over
- * all 2^32 inputs, double on random points over the whole domain and densely
- * where the reductions switch, against extended-precision references.
+ * tests/test_math_accuracy.py): max error below 0.92 ulp for all eight
+ * functions, double and float, with and without FL_USE_FMA; float
+ * exhaustively over all 2^32 inputs, double on random points over the whole
+ * domain and densely where the reductions switch, against extended-precision
+ * references.
  * Subnormal results (exp) and subnormal inputs (log) are handled with
  * gradual underflow.
  *
@@ -60,9 +59,11 @@
  * coefficients are minimax fits (Remez exchange, weighted for relative or
  * absolute error as stated) computed with mpmath at 50-60 digits and rounded
  * to nearest in the target precision; the quoted fit errors were re-measured
- * after that rounding.  Polynomials are evaluated in Horner's scheme: a loop
- * over independent elements is bound by instruction throughput, not latency,
- * and Horner needs the fewest instructions.
+ * after that rounding.  Polynomials are evaluated in Estrin's scheme (short
+ * dependency chains): a loss loop inlines several of these functions into
+ * one long chain per element, and shorter chains let the processor overlap
+ * more elements (10-15% faster loss loops than Horner's scheme, which needs
+ * a few instructions less).
  */
 #ifndef FL_MATH_H
 #define FL_MATH_H
@@ -76,8 +77,8 @@
 #  define FL_INLINE static inline
 #endif
 
-/* FL_FMA(a, b, c) = a*b + c, rounded once where the target has FMA */
-#if !defined(FL_NO_FMA) && (defined(__FMA__) || defined(__ARM_FEATURE_FMA)) \
+/* FL_FMA(a, b, c) = a*b + c; rounded once with FL_USE_FMA (see above) */
+#if defined(FL_USE_FMA) && (defined(__FMA__) || defined(__ARM_FEATURE_FMA)) \
     && (defined(__GNUC__) || defined(__clang__))
 #  define FL_HAVE_FMA 1
 #  define FL_FMA(a, b, c) __builtin_fma((a), (b), (c))
@@ -187,17 +188,15 @@ FL_INLINE float fl_i_exp_reducef(float x, float *t, float *kd, float *rl)
  */
 FL_INLINE double fl_i_expm1_tail(double r)
 {
-    double T;
-    T = FL_FMA(2.0875330706630506e-09, r, 2.510896773634472e-08);
-    T = FL_FMA(T, r, 2.755740260840804e-07);
-    T = FL_FMA(T, r, 2.7557244403480974e-06);
-    T = FL_FMA(T, r, 2.4801587172616483e-05);
-    T = FL_FMA(T, r, 0.00019841269885939735);
-    T = FL_FMA(T, r, 0.0013888888888962312);
-    T = FL_FMA(T, r, 0.0083333333333217);
-    T = FL_FMA(T, r, 0.04166666666666651);
-    T = FL_FMA(T, r, 0.16666666666666677);
-    return T;
+    double r2 = r * r, r4 = r2 * r2, r8 = r4 * r4;
+    double p01 = FL_FMA(0.041666666666666651, r, 0.16666666666666677);
+    double p23 = FL_FMA(0.0013888888888962312, r, 0.0083333333333217);
+    double p45 = FL_FMA(2.4801587172616483e-05, r, 0.00019841269885939735);
+    double p67 = FL_FMA(2.755740260840804e-07, r, 2.7557244403480974e-06);
+    double p89 = FL_FMA(2.0875330706630506e-09, r, 2.510896773634472e-08);
+    double p03 = FL_FMA(p23, r2, p01);
+    double p47 = FL_FMA(p67, r2, p45);
+    return FL_FMA(p89, r8, FL_FMA(p47, r4, p03));
 }
 
 /*
@@ -208,11 +207,10 @@ FL_INLINE double fl_i_expm1_tail(double r)
  */
 FL_INLINE float fl_i_expm1_polyf(float r)
 {
-    float P;
-    P = FL_FMAF(0.00138825248f, r, 0.00836651493f);
-    P = FL_FMAF(P, r, 0.0416672006f);
-    P = FL_FMAF(P, r, 0.166665435f);
-    return FL_FMAF(P, r, 0.49999997f);
+    float r2 = r * r;
+    float t01 = FL_FMAF(0.166665435f, r, 0.49999997f);
+    float t23 = FL_FMAF(0.00836651493f, r, 0.0416672006f);
+    return FL_FMAF(FL_FMAF(0.00138825248f, r2, t23), r2, t01);
 }
 
 /*
@@ -223,12 +221,11 @@ FL_INLINE float fl_i_expm1_polyf(float r)
  */
 FL_INLINE float fl_i_expm1_polyf5(float r)
 {
-    float P;
-    P = FL_FMAF(0.000198458743f, r, 0.00139406184f);
-    P = FL_FMAF(P, r, 0.00833338965f);
-    P = FL_FMAF(P, r, 0.0416663624f);
-    P = FL_FMAF(P, r, 0.166666657f);
-    return FL_FMAF(P, r, 0.5f);
+    float r2 = r * r;
+    float t01 = FL_FMAF(0.166666657f, r, 0.5f);
+    float t23 = FL_FMAF(0.00833338965f, r, 0.0416663624f);
+    float t45 = FL_FMAF(0.000198458743f, r, 0.00139406184f);
+    return FL_FMAF(FL_FMAF(t45, r2, t23), r2, t01);
 }
 
 /*
@@ -243,21 +240,23 @@ FL_INLINE float fl_i_expm1_polyf5(float r)
  * 2^-57.9 after rounding the coefficients to double.  k*LN2HI is exact, and
  * the result is rounded once when it is added (an fma or not).
  */
-FL_INLINE double fl_i_log_kernel(double f, double kd, double lo)
+FL_INLINE double fl_i_log_kernel_s(double f, double s, double kd, double lo)
 {
-    double s = f / (2.0 + f);
     double z = s * s;
     double hfsq = (0.5 * f) * f;
-    double Q, R;
-    Q = FL_FMA(0.147960949375535, z, 0.15314036834964234);
-    Q = FL_FMA(Q, z, 0.18183564829645016);
-    Q = FL_FMA(Q, z, 0.22222198564155971);
-    Q = FL_FMA(Q, z, 0.28571428742468791);
-    Q = FL_FMA(Q, z, 0.39999999999414348);
-    Q = FL_FMA(Q, z, 0.6666666666666734);
+    double z2 = z * z, z4 = z2 * z2;
+    double q01 = FL_FMA(0.39999999999414348, z, 0.6666666666666734);
+    double q23 = FL_FMA(0.22222198564155971, z, 0.28571428742468791);
+    double q46 = FL_FMA(0.147960949375535, z2, FL_FMA(0.15314036834964234, z, 0.18183564829645016));
+    double Q = FL_FMA(q46, z4, FL_FMA(q23, z2, q01)), R;
     R = z * Q;
     lo = FL_FMA(kd, FL_I_LN2LO, lo);
     return FL_FMA(kd, FL_I_LN2HI, f - (hfsq - FL_FMA(s, hfsq + R, lo)));
+}
+
+FL_INLINE double fl_i_log_kernel(double f, double kd, double lo)
+{
+    return fl_i_log_kernel_s(f, f / (2.0 + f), kd, lo);
 }
 
 /*
@@ -268,7 +267,7 @@ FL_INLINE double fl_i_log_kernel(double f, double kd, double lo)
 FL_INLINE double fl_i_log_kernel_c(double f, double kd, double corr)
 {
     double s = f / (2.0 + f);
-    return fl_i_log_kernel(f, kd, corr * FL_FMA(-2.0 * s, 1.0 - s, 1.0));
+    return fl_i_log_kernel_s(f, s, kd, corr * FL_FMA(-2.0 * s, 1.0 - s, 1.0));
 }
 
 /*
@@ -276,9 +275,8 @@ FL_INLINE double fl_i_log_kernel_c(double f, double kd, double corr)
  * absolute error of R on [0, 0.02944]: 2^-29.1 after rounding the
  * coefficients to float.
  */
-FL_INLINE float fl_i_log_kernelf(float f, float kd, float lo)
+FL_INLINE float fl_i_log_kernel_sf(float f, float s, float kd, float lo)
 {
-    float s = f / (2.0f + f);
     float z = s * s;
     float hfsq = (0.5f * f) * f;
     float Q = FL_FMAF(FL_FMAF(0.298718542f, z, 0.399775386f), z, 0.666667759f);
@@ -287,10 +285,15 @@ FL_INLINE float fl_i_log_kernelf(float f, float kd, float lo)
     return FL_FMAF(kd, FL_I_LN2HIF, f - (hfsq - FL_FMAF(s, hfsq + R, lo)));
 }
 
+FL_INLINE float fl_i_log_kernelf(float f, float kd, float lo)
+{
+    return fl_i_log_kernel_sf(f, f / (2.0f + f), kd, lo);
+}
+
 FL_INLINE float fl_i_log_kernel_cf(float f, float kd, float corr)
 {
     float s = f / (2.0f + f);
-    return fl_i_log_kernelf(f, kd, corr * FL_FMAF(-2.0f * s, 1.0f - s, 1.0f));
+    return fl_i_log_kernel_sf(f, s, kd, corr * FL_FMAF(-2.0f * s, 1.0f - s, 1.0f));
 }
 
 /* ------------------------------------------------------------------------ */
@@ -561,9 +564,13 @@ FL_INLINE double fl_log1p01(double x)
 {
     double u = 1.0 + x;
     double c = x - (u - 1.0);                       /* 1 + x = u + c exactly */
-    int big = u >= 1.4142135623730951;  /* fl_log1p's threshold: m >= sqrt(2) rounded */
-    return fl_i_log_kernel_c(big ? 0.5 * u - 1.0 : u - 1.0, big ? 1.0 : 0.0,
-                             big ? 0.5 * c : c);
+    /* k = 1 where m = u/2 (fl_log1p's threshold: u >= sqrt(2) rounded); the
+     * factor 2^-k and k come from an integer mask: selects of the kernel's
+     * arguments made GCC run the kernel for both k and select its result */
+    uint64_t big = (uint64_t)0 - (uint64_t)(u >= 1.4142135623730951);
+    double h = fl_i_asf64(UINT64_C(0x3FF0000000000000) - (big & (UINT64_C(1) << 52)));
+    return fl_i_log_kernel_c(u * h - 1.0, fl_i_asf64(big & UINT64_C(0x3FF0000000000000)),
+                             c * h);
 }
 
 /*
@@ -598,9 +605,9 @@ FL_INLINE float fl_log1p01f(float x)
 {
     float u = 1.0f + x;
     float c = x - (u - 1.0f);
-    int big = u >= 1.41421354f;         /* fl_log1pf's threshold */
-    return fl_i_log_kernel_cf(big ? 0.5f * u - 1.0f : u - 1.0f, big ? 1.0f : 0.0f,
-                              big ? 0.5f * c : c);
+    uint32_t big = 0u - (uint32_t)(u >= 1.41421354f);   /* fl_log1pf's threshold */
+    float h = fl_i_asf32(0x3F800000u - (big & (1u << 23)));
+    return fl_i_log_kernel_cf(u * h - 1.0f, fl_i_asf32(big & 0x3F800000u), c * h);
 }
 
 #endif /* FL_MATH_H */
