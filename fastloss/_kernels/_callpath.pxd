@@ -11,6 +11,8 @@
 cimport numpy as cnp
 from cpython.object cimport PyObject
 
+from fastloss._kernels._reduce cimport block_range, blocked_sum
+
 cnp.import_array()
 
 cdef extern from *:
@@ -54,6 +56,46 @@ cdef extern from *:
     """
     object fl_scalar(double v, int typenum)
     int fl_may_share(cnp.ndarray a, cnp.ndarray b)
+
+
+# The value bounds of a plan: bound i holds input which[i] (0 y_true, 1
+# y_pred) to [lo[i], hi[i]]; flags: 1 low given, 2 high given, 4 low open,
+# 8 high open (V.Bound).
+ctypedef struct Bounds:
+    int n
+    int which[4]
+    double lo[4]
+    double hi[4]
+    int flags[4]
+
+
+cdef inline int bounds_set(Bounds* b, tuple bounds) except -1:
+    # from the (input index, low, high, low_open, high_open) of a _fast_plan
+    if len(bounds) > 4:
+        raise ValueError("internal: too many bounds")
+    b.n = len(bounds)
+    for i, (which, lo, hi, lo_open, hi_open) in enumerate(bounds):
+        b.which[i] = which
+        b.lo[i] = 0.0 if lo is None else lo
+        b.hi[i] = 0.0 if hi is None else hi
+        b.flags[i] = ((lo is not None) | ((hi is not None) << 1) | (bool(lo_open) << 2)
+                      | (bool(hi_open) << 3))
+    return 0
+
+
+cdef inline bint bounds_hold(const Bounds* b, const double* yr, const double* pr) noexcept:
+    # V.check_found: every bound holds for the (min, max) of y (yr) and p (pr)
+    cdef int i, f
+    cdef double mn, mx
+    for i in range(b.n):
+        mn = yr[0] if b.which[i] == 0 else pr[0]
+        mx = yr[1] if b.which[i] == 0 else pr[1]
+        f = b.flags[i]
+        if f & 1 and (mn < b.lo[i] or (f & 4 and mn == b.lo[i])):
+            return False
+        if f & 2 and (mx > b.hi[i] or (f & 8 and mx == b.hi[i])):
+            return False
+    return True
 
 
 cdef inline int float_kind(object a):
@@ -106,6 +148,23 @@ cdef inline cnp.ndarray weights_as(object sample_weight, int typenum):
         d[i] = <float>s[i]
         over |= (d[i] - d[i] != 0) & (s[i] - s[i] == 0)   # inf from a finite weight
     return None if over else out
+
+
+cdef inline bint weight_stats(cnp.ndarray w, double* wmin, double* total):
+    # min and blocked sum of contiguous float32/64 weights; False when they
+    # are not all finite or the sum overflows
+    cdef Py_ssize_t n = cnp.PyArray_SIZE(w)
+    cdef double rg[2]
+    cdef double s
+    if cnp.PyArray_TYPE(w) == cnp.NPY_FLOAT64:
+        s = blocked_sum(<const double*>cnp.PyArray_DATA(w), n)
+        block_range(<const double*>cnp.PyArray_DATA(w), n, rg)
+    else:
+        s = blocked_sum(<const float*>cnp.PyArray_DATA(w), n)
+        block_range(<const float*>cnp.PyArray_DATA(w), n, rg)
+    wmin[0] = rg[0]
+    total[0] = s
+    return s - s == 0 and rg[0] - rg[0] == 0 and rg[1] - rg[1] == 0
 
 
 cdef inline bint same_shape(cnp.ndarray a, cnp.ndarray b):
