@@ -130,12 +130,14 @@ def time_impls(fns, repeat=5):
 
 
 def run(sizes=("small", "large"), dtypes=("float64", "float32"), names=None,
-        threads=(None,), peers=False, repeat=5, progress=None, reuse_out=False):
+        threads=(None,), peers=False, repeat=5, progress=None, reuse_out=False,
+        all_examples=False):
     """Time every case; return a list of result dicts."""
     import fastloss as fl
 
     rows = []
-    todo = [(c, dt, nt) for c in cases(sizes, names) for dt in dtypes for nt in threads]
+    todo = [(c, dt, nt) for c in cases(sizes, names, all_examples)
+            for dt in dtypes for nt in threads]
     for i, ((size, loss, params, shape), dt, nt) in enumerate(todo):
         inputs = draw(loss, params, shape, np.dtype(dt), seed=0)
         impls = applicable(implementations(loss, params, peers, reuse_out), inputs)
@@ -247,6 +249,9 @@ def main(argv=None):
                     help="fastloss and the hand-written C loops write the gradient into a "
                          "buffer reused across calls (out=), as a training loop would; "
                          "the other peers allocate as usual")
+    ap.add_argument("--all-examples", action="store_true",
+                    help="time every example keyword set of each loss (e.g. every GAN "
+                         "kind), not only the first")
     ap.add_argument("--repeat", type=int, default=5, help="timing rounds (best kept)")
     ap.add_argument("--json", metavar="PATH", help="write the results as JSON")
     ap.add_argument("--png", metavar="PATH", help="write a speedup chart (needs matplotlib)")
@@ -268,7 +273,7 @@ def main(argv=None):
         print("# gradients written into reused buffers (out=) by fastloss and handC",
               flush=True)
     rows = run(sizes, args.dtypes.split(","), names, threads, args.peers, args.repeat,
-               None if args.quiet else progress, args.reuse_out)
+               None if args.quiet else progress, args.reuse_out, args.all_examples)
     print(format_table(rows))
     large = [r["speedup_vs_numpy"] for r in rows if r["size"] != "small"]
     if large:

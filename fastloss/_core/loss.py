@@ -73,6 +73,14 @@ class Loss:
     #: unit leaves the others finite); False for losses whose units interact
     #: (a softmax over the whole batch, as in InfoNCE).
     unit_local = True
+    #: None when reduction="none" returns one array of per-unit losses and
+    #: sample_weight is one array (every loss but a few).  Otherwise the
+    #: inputs of each independent group of units, e.g. (("real_logits",),
+    #: ("fake_logits",)) for a GAN discriminator whose real and fake batches
+    #: differ in size: "none" then returns a tuple with one per-unit array per
+    #: group, sample_weight is None or a tuple with one entry per group, and
+    #: "mean" is the sum over groups of each group's weighted mean.
+    unit_groups = None
 
     def __init__(self, name, *, inputs=None, wrt=("y_pred",), aliases=(), params=(),
                  hessian=True, summary="", formula="", y_true_doc="", y_pred_doc="",
@@ -276,6 +284,21 @@ class Loss:
             return ()
         return bounds
 
+    def _weight_docs(self):
+        """The docstring entries of sample_weight and reduction (a hook for loop
+        shapes whose weights are structured otherwise)."""
+        unit = f"one per {self.unit}"
+        return [
+            "sample_weight : array_like, optional",
+            f"    Non-negative weights, {unit}"
+            + (": the shape of y_pred, (n,) (one weight per row, applied to each of its "
+               "elements) or a scalar." if self.unit == "element" else
+               " (shape (n,) for n units), or a scalar."),
+            "reduction : {'mean', 'sum', 'none'}, default 'mean'",
+            f"    'none': w_i * l_i per {self.unit}; 'sum': sum(w_i * l_i);",
+            "    'mean': sum(w_i * l_i) / sum(w_i).",
+        ]
+
     def _signature(self):
         P = inspect.Parameter
         ps = [P(name, P.POSITIONAL_OR_KEYWORD) for name in self.inputs]
@@ -290,16 +313,8 @@ class Loss:
             lines += [f"{i.name} : array_like", f"    {i.doc}"]
         for p in self.params:
             lines += [f"{p.name} : default {p.default!r}", f"    {p.doc}"]
-        unit = f"one per {self.unit}"
+        lines += self._weight_docs()
         lines += [
-            "sample_weight : array_like, optional",
-            f"    Non-negative weights, {unit}"
-            + (": the shape of y_pred, (n,) (one weight per row, applied to each of its "
-               "elements) or a scalar." if self.unit == "element" else
-               " (shape (n,) for n units), or a scalar."),
-            "reduction : {'mean', 'sum', 'none'}, default 'mean'",
-            f"    'none': w_i * l_i per {self.unit}; 'sum': sum(w_i * l_i);",
-            "    'mean': sum(w_i * l_i) / sum(w_i).",
             "",
             "Returns",
             "-------",
