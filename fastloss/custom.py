@@ -126,12 +126,13 @@ class CustomLoss(Loss):
             return
         if not (np.isfinite(y).all() and np.isfinite(p).all()):
             return  # NaN or inf in the inputs propagates
-        bad = np.unravel_index(int(np.argmin(np.isfinite(arr))), arr.shape)
+        bad = tuple(int(i) for i in np.unravel_index(int(np.argmin(np.isfinite(arr))),
+                                                      arr.shape))
         raise ValueError(
             f"custom loss {self.name!r}: its {label} function {_describe(self._fns[label])} "
-            f"returned {arr[bad]!r} at index {bad} for finite inputs (y_true={y[bad]!r}, "
-            f"y_pred={p[bad]!r}); fix the function, or pass check_finite=False to "
-            "fastloss.custom to allow it")
+            f"returned {float(arr[bad])} at index {bad} for finite inputs (y_true="
+            f"{float(y[bad])}, y_pred={float(p[bad])}); fix the function, or pass "
+            "check_finite=False to fastloss.custom to allow it")
 
     def _compute(self, mode, arrays, sample_weight, reduction, prm, out):
         yt = V.as_numeric(arrays[0], "y_true")
