@@ -309,8 +309,12 @@ cdef inline void asymmetric_squared_point(floating y, floating p, const double* 
     #   l = c e^2,  dl/dp = -2 c e,  hessian 2 c,   c = under if e > 0 else over.
     # under = tau, over = 1 - tau is the expectile-regression loss of level tau
     # (Newey and Powell 1987); NaN propagates through e.
+    # (Both weights are loaded before the select: a select between two loads
+    # stays a branch, and the loop scalar.)
+    cdef floating under = <floating>prm[0]
+    cdef floating over = <floating>prm[1]
     cdef floating e = y - p
-    cdef floating c = <floating>prm[0] if e > 0 else <floating>prm[1]
+    cdef floating c = under if e > 0 else over
     l[0] = c * e * e
     g[0] = <floating>-2 * c * e
     h[0] = <floating>2 * c
