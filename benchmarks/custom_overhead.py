@@ -52,10 +52,10 @@ def main(argv=None):
     for dtype in (np.float64, np.float32):
         y = rng.normal(size=args.size).astype(dtype)
         p = rng.normal(size=args.size).astype(dtype)
-        fns = {"functions": lambda: (loss(y, p), grad(y, p)),
-               "by hand": lambda: by_hand(y, p),
-               "custom": lambda: asym.loss_grad(y, p),
-               "built in": lambda: fl.asymmetric_squared.loss_grad(y, p)}
+        fns = {"functions": lambda y=y, p=p: (loss(y, p), grad(y, p)),
+               "by hand": lambda y=y, p=p: by_hand(y, p),
+               "custom": lambda y=y, p=p: asym.loss_grad(y, p),
+               "built in": lambda y=y, p=p: fl.asymmetric_squared.loss_grad(y, p)}
         with fl.threads(args.threads):
             t = _bench.time_impls(fns, args.repeat)
         print(f"| {np.dtype(dtype).name} | " + " | ".join(

@@ -105,7 +105,8 @@ def loss_grad(name, *inputs, sample_weight=None, reduction="mean", **params):
     out = _FUNCS[name](*inputs, **params)
     if isinstance(out[0], tuple):  # independent unit groups, reduced one by one
         parts = [_reduce((lo, g), w, reduction, dtype)
-                 for lo, g, w in zip(out[0], out[1], _groups(sample_weight, len(out[0])))]
+                 for lo, g, w in zip(out[0], out[1], _groups(sample_weight, len(out[0])),
+                                     strict=True)]
         values = [p[0] for p in parts]
         return (tuple(values) if reduction == "none" else sum(values),
                 tuple(p[1] for p in parts))
@@ -143,7 +144,7 @@ def grad_hess(name, *inputs, sample_weight=None, **params):
     hess = _FUNCS[name + "_hess"](*inputs, **params)
     if isinstance(out[0], tuple):  # independent unit groups, one input each
         parts = [_weigh((lo, g), h, w, dtype) for lo, g, h, w in
-                 zip(out[0], out[1], hess, _groups(sample_weight, len(out[0])))]
+                 zip(out[0], out[1], hess, _groups(sample_weight, len(out[0])), strict=True)]
         return tuple(p[0] for p in parts), tuple(p[1] for p in parts)
     return _weigh(out, hess, sample_weight, dtype)
 
