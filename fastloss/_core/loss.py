@@ -73,11 +73,24 @@ class Loss:
     #: unit leaves the others finite); False for losses whose units interact
     #: (a softmax over the whole batch, as in InfoNCE).
     unit_local = True
+    #: Where each input holds its units, for adapters that split the inputs
+    #: into blocks of whole units (fastloss.dask): input name -> the axis that
+    #: indexes the units (inputs not named: axis 0, the batch axis), or None
+    #: for an input whose units are its own rather than aligned with the other
+    #: inputs' (two batches of different sizes).  E.g. {"log_probs": 1} for a
+    #: time-major (T, n, C) input.
+    unit_axes = {}
+    #: True when the loss weighs its units itself from the data (class weights
+    #: looked up by label, ignored rows), so that the denominator of "mean" is
+    #: not just the sum of the sample weights (or the number of units); a
+    #: callable prm -> bool when that depends on the keywords.
+    data_weights = False
 
     def __init__(self, name, *, inputs=None, wrt=("y_pred",), aliases=(), params=(),
                  hessian=True, summary="", formula="", y_true_doc="", y_pred_doc="",
                  notes="", equivalents="", domain=("real", "real"), sampler=None,
-                 examples=({},), shapes=None, bounds=None, check=None, unit=None):
+                 examples=({},), shapes=None, bounds=None, check=None, unit=None,
+                 unit_axes=None, data_weights=None):
         self.name = name
         # inputs: Input tuples in positional order; the default is the
         # (y_true, y_pred) pair of the wave-1 losses, documented by
@@ -93,6 +106,10 @@ class Loss:
             raise ValueError(f"{name}: wrt {self.wrt} must name some of its inputs {self.inputs}")
         if unit is not None:
             self.unit = unit
+        if unit_axes is not None:
+            self.unit_axes = dict(unit_axes)
+        if data_weights is not None:
+            self.data_weights = data_weights
         # bounds(prm): the allowed values of the inputs (V.Bound tuples, by
         # input name); check(arrays, prm): any other check of the values, on
         # the contiguous arrays (a dict by input name) before a kernel runs
@@ -188,6 +205,26 @@ class Loss:
         if out is not None and (not isinstance(out, tuple) or len(out) != 2):
             raise TypeError("out for grad_hess must be a (grad, hess) pair of arrays")
         return self._evaluate(MODE_GRAD_HESS, inputs, sample_weight, "none", params, out)
+
+    def weighs_data(self, **params):
+        """Whether, with these keywords, the loss weighs its units from the data
+        (see `data_weights`): then the denominator of "mean" depends on the
+        inputs, not only on sample_weight."""
+        dw = self.data_weights
+        return bool(dw(self._parse(params)) if callable(dw) else dw)
+
+    def _partial(self, mode, inputs, sample_weight=None, reduction="mean", params=None):
+        """One block of a reduction computed over several calls: like
+        `_evaluate`, but the value is a `Parts(total, denominator)` pair (the
+        block's share of the numerator and denominator of `reduction`, so
+        that the whole value is sum(total) / sum(denominator) for "mean" and
+        sum(total) for "sum"), and a block whose weights sum to zero is
+        allowed.  The gradient is that of the block's own value."""
+        token = V.PARTIAL.set(True)
+        try:
+            return self._evaluate(mode, inputs, sample_weight, reduction, dict(params or {}))
+        finally:
+            V.PARTIAL.reset(token)
 
     def domain(self, **params):
         """(y_true kind, y_pred kind) for these keywords, e.g. ("real", "positive")
@@ -373,12 +410,25 @@ def _checked_outs(out, label, wrt, shapes, dtype, inputs):
     return made
 
 
+class Parts(NamedTuple):
+    """A block's share of a reduced loss (see Loss._partial): the sum of its
+    w_i * l_i (for "mean", the numerator the loss divides) and the
+    denominator of "mean" over its units."""
+
+    total: float
+    denominator: float
+
+
 def value(total, denominator, mean, dtype, lo):
     """The loss a method returns: the per-unit array `lo` (reduction='none'),
     the weighted mean total / denominator (NaN when nothing is weighed) or
-    the sum, as a scalar of the computation dtype."""
+    the sum, as a scalar of the computation dtype.  Loop shapes pass the sum
+    and the denominator themselves, never a finished mean: within
+    Loss._partial the pair is returned as it is (Parts)."""
     if lo is not None:
         return lo
+    if V.PARTIAL.get():
+        return Parts(float(total), float(denominator))
     if mean:
         return dtype.type(total / denominator if denominator > 0 else math.nan)
     return dtype.type(total)
