@@ -81,44 +81,46 @@ SPLIT_EVERY = 8
 
 # -- public functions ------------------------------------------------------------------
 
-def loss(loss, *inputs, sample_weight=None, reduction="mean", threads=1, split_every=None,
-         **params):
+def loss(name_or_loss, /, *inputs, sample_weight=None, reduction="mean", threads=1,
+         split_every=None, **params):
     """The loss of dask arrays: a 0-d dask array (reduction "mean" or "sum"),
     or a dask array of the per-unit losses ("none").
 
-    loss: a loss object or its name (or alias); inputs and keywords as for
-    the NumPy call.  threads: kernel threads per block (None: fastloss's
-    default).  split_every: block partials added per task of the tree."""
-    plan = _Plan(loss, inputs, sample_weight, reduction, params, MODE_LOSS, threads,
+    name_or_loss: a loss object, or its name or alias; inputs and keywords as
+    for the NumPy call (inputs by position or by name).  threads: kernel
+    threads per block (None: fastloss's default).  split_every: block
+    partials added per task of the tree."""
+    plan = _Plan(name_or_loss, inputs, sample_weight, reduction, params, MODE_LOSS, threads,
                  split_every)
     return plan.run()[0]
 
 
-def grad(loss, *inputs, sample_weight=None, reduction="mean", threads=1, split_every=None,
-         **params):
+def grad(name_or_loss, /, *inputs, sample_weight=None, reduction="mean", threads=1,
+         split_every=None, **params):
     """The gradient of `loss(...)` with respect to the loss's `wrt` inputs: a
     dask array chunked like its input, or a tuple of them in `wrt` order."""
-    plan = _Plan(loss, inputs, sample_weight, reduction, params, MODE_LOSS_GRAD, threads,
-                 split_every)
+    plan = _Plan(name_or_loss, inputs, sample_weight, reduction, params, MODE_LOSS_GRAD,
+                 threads, split_every)
     return plan.run(value=False)[1]
 
 
-def loss_grad(loss, *inputs, sample_weight=None, reduction="mean", threads=1,
+def loss_grad(name_or_loss, /, *inputs, sample_weight=None, reduction="mean", threads=1,
               split_every=None, **params):
     """(loss, grad) as `loss` and `grad` return them, from one fused pass over
     the blocks (two for losses that weigh units from the data, see the module
     docstring)."""
-    plan = _Plan(loss, inputs, sample_weight, reduction, params, MODE_LOSS_GRAD, threads,
-                 split_every)
+    plan = _Plan(name_or_loss, inputs, sample_weight, reduction, params, MODE_LOSS_GRAD,
+                 threads, split_every)
     return plan.run()
 
 
-def grad_hess(loss, *inputs, sample_weight=None, threads=1, **params):
+def grad_hess(name_or_loss, /, *inputs, sample_weight=None, threads=1, **params):
     """(grad, hess): the per-unit derivatives of w_i * l_i, chunked like the
     `wrt` inputs (for boosting on dask arrays)."""
     if "reduction" in params:
         raise TypeError("grad_hess() takes no reduction: it returns per-unit derivatives")
-    plan = _Plan(loss, inputs, sample_weight, "none", params, MODE_GRAD_HESS, threads, None)
+    plan = _Plan(name_or_loss, inputs, sample_weight, "none", params, MODE_GRAD_HESS, threads,
+                 None)
     return plan.run()
 
 

@@ -75,10 +75,11 @@ class Loss:
     unit_local = True
     #: Where each input holds its units, for adapters that split the inputs
     #: into blocks of whole units (fastloss.dask): input name -> the axis that
-    #: indexes the units (inputs not named: axis 0, the batch axis), or None
-    #: for an input whose units are its own rather than aligned with the other
-    #: inputs' (two batches of different sizes).  E.g. {"log_probs": 1} for a
-    #: time-major (T, n, C) input.
+    #: indexes the units (inputs not named: axis 0, the batch axis).  A
+    #: negative axis counts from the end, so {"log_probs": -2, "targets": -2}
+    #: finds the batch of time-major (T, n, C) scores and of padded (n, S)
+    #: targets; an input without that axis (an unbatched (T, C) sequence,
+    #: concatenated 1-d targets) cannot be split by units.
     unit_axes = {}
     #: True when the loss weighs its units itself from the data (class weights
     #: looked up by label, ignored rows), so that the denominator of "mean" is
