@@ -69,7 +69,7 @@ except ImportError as e:  # pragma: no cover - exercised in a subprocess by the 
 
 from fastloss._core import config
 from fastloss._core import validation as V
-from fastloss._core.loss import MODE_GRAD_HESS, MODE_LOSS, MODE_LOSS_GRAD, Loss, Parts
+from fastloss._core.loss import MODE_GRAD_HESS, MODE_LOSS, MODE_LOSS_GRAD, Loss, NoParts, Parts
 from fastloss._core.registry import get
 
 __all__ = ["loss", "grad", "loss_grad", "grad_hess"]
@@ -172,21 +172,21 @@ def _block(spec, *args):
                 return L.loss(*inputs, sample_weight=w, reduction="none", **spec.params), None
             return L.loss_grad(*inputs, sample_weight=w, reduction="none", **spec.params)
         parts, g = L._partial(spec.mode, inputs, w, spec.reduction, spec.params)
+    if spec.check is not None:
+        _check_denominator(L, parts, inputs, w, spec.check)
     if spec.scaled:
-        if spec.check is not None:
-            _check_denominator(L, parts, inputs, w, spec.check,
-                               (g[0] if isinstance(g, tuple) else g).dtype)
         g = _rescale(g, parts.denominator, _denominator_value(den, w is not None))
     return parts, g
 
 
-def _check_denominator(L, parts, inputs, w, check, dtype):
-    """A block's own denominator must be what the gradient's global one was
-    computed from (its unit count, or its weights' sum): otherwise the loss
-    weighs units from the data without declaring it (Loss.data_weights), and
-    its gradient would be silently wrong.  check: (axis, units per entry) of
-    the first input's unit axis, or (None, 1) when every element is a unit."""
-    axis, per_entry = check
+def _check_denominator(L, parts, inputs, w, check):
+    """A block's denominator must be its unit count (or its weights' sum),
+    which the gradient's global denominator was computed from: otherwise the
+    loss weighs units from the data without declaring it (Loss.data_weights)
+    and its blockwise results would be silently wrong.  check: (axis, units
+    per entry along it, dtype) for the first input, axis None when every
+    element is a unit."""
+    axis, per_entry, dtype = check
     x = inputs[0]
     units = x.size if axis is None else x.shape[axis] * per_entry
     if w is None:
@@ -197,10 +197,10 @@ def _check_denominator(L, parts, inputs, w, check, dtype):
         want = float(wa.sum()) * (units / wa.size if wa.ndim else units)
     if not math.isclose(parts.denominator, want, rel_tol=1e-9, abs_tol=1e-300):
         raise RuntimeError(
-            f"fastloss.dask: {L.name}'s 'mean' divides a block of {units} units by "
-            f"{parts.denominator}, not by {want} (the sum of the sample weights): its "
-            "denominator depends on the data, which the loss must declare "
-            "(Loss.data_weights) for its gradient to be computed blockwise")
+            f"fastloss.dask: {L.name} divides a block of {units} units by "
+            f"{parts.denominator}, not by {want} (their count, or the sum of their sample "
+            "weights): its denominator depends on the data, which the loss must declare "
+            "(Loss.data_weights) to be computed blockwise")
 
 
 def _denominator_value(den, weighted):
@@ -343,9 +343,9 @@ class _Plan:
         batched = all(a is not None for a in self.axes)
         if batched:
             self._probe()
-        single = not L.unit_local or not batched or self.units_many
+        single = not L.unit_local or not batched or self.units_many or not self.parts_ok
         if single:
-            self.kind = "single"
+            self.kind, self.check = "single", None
             if not batched:
                 self._probe_unbatched()
             return
@@ -361,6 +361,7 @@ class _Plan:
         free = (L.unit == "element" and len({x.shape for x in xs}) == 1
                 and not any(isinstance(v, (np.ndarray, dict)) for v in self.prm.values()))
         self.kind = "free" if free else "units"
+        self.check = self._count_units()
 
     def _probe_shapes(self, x, axis):
         s = list(x.shape)
@@ -396,6 +397,14 @@ class _Plan:
         # the per-unit losses: one array, or several (e.g. a GAN's real and fake terms)
         self.units_many = isinstance(units, tuple)
         self.units_meta = [(u.dtype, u.shape) for u in (units if self.units_many else (units,))]
+        # a value that is one ratio of sums over the units reports (0, 0) for none
+        self.parts_ok = True
+        if self.reduction != "none" and self.mode != MODE_GRAD_HESS:
+            try:
+                parts = L._partial(MODE_LOSS, tuple(empty), w, self.reduction, self.params)[0]
+                self.parts_ok = parts.total == 0 and parts.denominator == 0
+            except NoParts:
+                self.parts_ok = False
 
     def _probe_unbatched(self):
         """Result dtypes for an unbatched call (one unit, or a layout that
@@ -404,7 +413,7 @@ class _Plan:
         dt = V.float_dtype(*[np.empty(0, x.dtype) for x in self.inputs])
         self.value_dtype = dt
         self.grad_dtypes = (dt,) * len(self.L.wrt)
-        self.units_many, self.units_meta = False, [(dt, (0,))]
+        self.units_many, self.units_meta, self.parts_ok = False, [(dt, (0,))], False
 
     # -- graph ------------------------------------------------------------------------------
 
@@ -444,7 +453,8 @@ class _Plan:
             w = aligned[len(xs)]
         return xs, inds, w, wind, shared
 
-    def _spec(self, mode, scaled=False, check=None):
+    def _spec(self, mode, scaled=False):
+        check = self.check if self.reduction != "none" and mode != MODE_GRAD_HESS else None
         return _Spec(self.L, self.params, self.reduction, mode, self.threads,
                      len(self.inputs), self.wkind, scaled, check)
 
@@ -536,25 +546,34 @@ class _Plan:
                                 dtype=dt, meta=np.empty((0,) * len(shape), dt))
         raise AssertionError("unreachable")
 
-    def _global_denominator(self):
-        """The denominator of "mean" for the gradient, without a pass over the
-        data: (a number or a 0-d dask array, the check for the blocks, see
-        _check_denominator), or None when the loss weighs units from the data."""
-        if self.L.weighs_data(**self.params):
-            return None
+    def _count_units(self):
+        """The number of units, and how a block counts its own (the check of
+        _check_denominator), or None when the loss weighs units from the data
+        (then the denominator is not the count or the weights' sum)."""
         x = self.inputs[0]
         if self.kind == "free":
-            units, check = math.prod(x.shape), (None, 1)
+            units, axis, per_entry = math.prod(x.shape), None, 1
         else:
             per_entry = math.prod(self.units_meta[0][1][1:])
-            units, check = x.shape[self.axes[0]] * per_entry, (self.axes[0], per_entry)
+            units, axis = x.shape[self.axes[0]] * per_entry, self.axes[0]
+        self.units = units
+        if self.L.weighs_data(**self.params):
+            return None
+        return axis, per_entry, self.grad_dtypes[0].name
+
+    def _global_denominator(self):
+        """The denominator of "mean" for the gradient, without a pass over the
+        data (a number, or a 0-d dask array summing the weights), or None when
+        the loss weighs units from the data."""
+        if self.check is None:
+            return None
         if self.wkind is None:
-            return float(units), check
+            return float(self.units)
         if self.wkind == "scalar":
-            return float(np.float64(self.weight)) * units, check
+            return float(np.float64(self.weight)) * self.units
         w = self.weight
-        per_weight = units / w.size if w.size else 1.0
-        return w.astype(np.float64).sum(split_every=self.split_every) * per_weight, check
+        per_weight = self.units / w.size if w.size else 1.0
+        return w.astype(np.float64).sum(split_every=self.split_every) * per_weight
 
     def run(self, value=True):
         """(value or None, gradients or None) — or for grad_hess (grad, hess)."""
@@ -588,9 +607,8 @@ class _Plan:
                               wind, shared, den=total, tag="-pass2")
             return (val if value else None), self._outputs(tmp, 1, shared, wx, wi,
                                                            self.grad_dtypes, nw)
-        d, check = den
-        spec = self._spec(MODE_LOSS_GRAD, scaled=True, check=check)
-        tmp = self._tasks(_block, spec, xs, inds, w, wind, shared, den=d)
+        spec = self._spec(MODE_LOSS_GRAD, scaled=True)
+        tmp = self._tasks(_block, spec, xs, inds, w, wind, shared, den=den)
         grads = self._outputs(tmp, 1, shared, wx, wi, self.grad_dtypes, nw)
         return (self._value(tmp, shared, "")[0] if value else None), grads
 

@@ -393,10 +393,47 @@ def test_data_dependent_denominator_must_be_declared():
     Y, P = da.from_array(y, chunks=20), da.from_array(p, chunks=20)
     with pytest.raises(RuntimeError, match="data_weights"):
         fld.grad(UNDECLARED, Y, P).compute()
+    with pytest.raises(RuntimeError, match="data_weights"):
+        fld.loss(UNDECLARED, Y, P).compute()
     want_v, want_g = DECLARED.loss_grad(y, p)
     got_v, got_g = dask.compute(*fld.loss_grad(DECLARED, Y, P))
     assert got_v == pytest.approx(want_v, rel=1e-14)
     np.testing.assert_allclose(got_g, want_g, rtol=1e-14)
+
+
+class _MeanOfParts(Loss):
+    """A loss whose value is the sum of two means over different units (as a
+    weighted sum of losses can be): not one ratio of sums, so not blockable."""
+
+    kind = "test"
+
+    def __init__(self, name, reports):
+        super().__init__(name, hessian=False)
+        self._reports = reports
+
+    def _compute(self, mode, arrays, sample_weight, reduction, prm, out):
+        y, p = (np.asarray(a, dtype=np.float64) for a in arrays)
+        d = p - y
+        v = np.mean(d * d) + np.mean(np.abs(d)) if d.size else 0.0
+        g = 2 * d / max(d.size, 1) + np.sign(d) / max(d.size, 1)
+        if reduction == "none":
+            return result(mode, self, d * d + np.abs(d), [2 * d + np.sign(d)], None)
+        if self._reports:   # passes a finished value to value(), denominator 1
+            v = value(v, 1.0, reduction == "mean", np.dtype(np.float64), None)
+        return result(mode, self, np.float64(v), [g], None)
+
+
+@pytest.mark.parametrize("reports", [False, True], ids=["no-parts", "finished-value"])
+def test_losses_without_block_partials_run_in_one_task(reports):
+    L = _MeanOfParts("mean_of_parts", reports)
+    rng = np.random.default_rng(6)
+    y, p = rng.normal(size=50), rng.normal(size=50)
+    v, g = fld.loss_grad(L, da.from_array(y, chunks=10), da.from_array(p, chunks=10))
+    assert g.numblocks == (1,)
+    want_v, want_g = L.loss_grad(y, p)
+    got_v, got_g = dask.compute(v, g)
+    assert got_v == want_v
+    np.testing.assert_array_equal(got_g, want_g)
 
 
 # -- laziness, the API, errors -------------------------------------------------------------

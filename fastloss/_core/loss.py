@@ -220,12 +220,23 @@ class Loss:
         block's share of the numerator and denominator of `reduction`, so
         that the whole value is sum(total) / sum(denominator) for "mean" and
         sum(total) for "sum"), and a block whose weights sum to zero is
-        allowed.  The gradient is that of the block's own value."""
+        allowed.  The gradient is that of the block's own value.  Raises
+        NoParts for a loss whose value is not such a ratio of sums over its
+        units (it does not pass them to `value`, e.g. a sum of other losses'
+        means)."""
+        params = dict(params or {})
+        arrays = self._bind(inputs, params)
+        reduction = V.check_reduction(reduction)
+        prm = self._parse(params)
         token = V.PARTIAL.set(True)
         try:
-            return self._evaluate(mode, inputs, sample_weight, reduction, dict(params or {}))
+            out = self._compute(mode, arrays, sample_weight, reduction, prm, None)
         finally:
             V.PARTIAL.reset(token)
+        if mode != MODE_GRAD_HESS and reduction != "none" and not isinstance(out[0], Parts):
+            raise NoParts(f"{self.name} does not report block partials (its value is not "
+                            "a sum over its units divided by one denominator)")
+        return out
 
     def domain(self, **params):
         """(y_true kind, y_pred kind) for these keywords, e.g. ("real", "positive")
@@ -287,6 +298,14 @@ class Loss:
     def _evaluate(self, mode, inputs, sample_weight, reduction, params, out=None):
         """Bind, check the reduction, parse the keywords, then the loop shape's
         `_compute`; returns (value, grad) or, for MODE_GRAD_HESS, (grad, hess)."""
+        if V.PARTIAL.get():
+            # a loss called inside another loss's block (e.g. a part of a sum
+            # of losses): it returns its ordinary value
+            token = V.PARTIAL.set(False)
+            try:
+                return self._evaluate(mode, inputs, sample_weight, reduction, params, out)
+            finally:
+                V.PARTIAL.reset(token)
         arrays = self._bind(inputs, params)
         reduction = V.check_reduction(reduction)
         prm = self._parse(params)
@@ -409,6 +428,11 @@ def _checked_outs(out, label, wrt, shapes, dtype, inputs):
             raise ValueError(f"{label} must hold different arrays")
         made.append(arr)
     return made
+
+
+class NoParts(TypeError):
+    """Raised by Loss._partial for a loss whose value is not one ratio of sums
+    over its units (so it cannot be computed block by block)."""
 
 
 class Parts(NamedTuple):
