@@ -30,10 +30,12 @@ How the work is split (from the loss's declarations, the same for every loss):
   one `pos_weight` per column).
 - Losses whose units interact (`loss.unit_local` is False: info_nce, nt_xent,
   where each row's loss depends on the whole batch), whose "none" result is
-  several arrays (a GAN discriminator's real and fake terms), or whose inputs
-  lack their unit axis (one unbatched sequence, concatenated targets) cannot be
-  blocked: they are computed in ONE task on the whole arrays (which must fit in
-  one worker's memory), which then gives exactly the NumPy call's numbers.
+  several arrays (a GAN discriminator's real and fake terms), whose value is
+  not one ratio of sums over their units (Loss._partial raises NoParts), or
+  whose inputs lack their unit axis (one unbatched sequence, concatenated
+  targets) cannot be blocked: they are computed in ONE task on the whole
+  arrays (which must fit in one worker's memory), which then gives exactly
+  the NumPy call's numbers.
 - Each block reports the pair (sum of w_i l_i, sum of w_i); the pairs are
   added in a binary tree (halving the list of blocks, like the kernels combine
   their own blocks) and the value is sum / sum at the end.  So "mean" is exact
@@ -46,8 +48,11 @@ How the work is split (from the loss's declarations, the same for every loss):
   `sample_weight`, the sum of the weights (a small reduction over the weights
   alone).  Losses that weigh units from the data (`loss.weighs_data(...)`:
   class weights looked up by label, ignored rows) get it from a first pass of
-  the loss over the data; dask then keeps (or recomputes) the inputs between
-  the two passes.  Value and gradient otherwise come from one fused pass.
+  the loss over the data; dask then keeps the inputs between the two passes.
+  Value and gradient otherwise come from one fused pass, and every block
+  checks that its own denominator is its unit count or weight sum (a loss
+  that weighs units from the data without declaring it is an error, not a
+  wrong gradient).
 
 Kernels run on `threads` threads per block (default 1: dask runs blocks in
 parallel).  Needs dask (`pip install "fastloss[dask]"`); any dask scheduler
@@ -419,39 +424,28 @@ class _Plan:
 
     def _indices(self):
         """Blockwise index tuples for the inputs and the weight, the shared
-        (block grid) symbols, and the inputs rechunked to match."""
+        (block grid) symbols, and the inputs rechunked and aligned to match."""
         xs = self.inputs
-        if self.kind == "free":
+        if self.kind == "free":     # every axis is split (elements are units)
             shared = tuple(f"e{j}" for j in range(xs[0].ndim))
             inds = [shared] * len(xs)
-        else:
-            shared = ("u",) if self.kind == "units" else ()
+        else:                       # the unit axis "u" is split, the others whole
+            shared = ("u",)
             inds = [tuple("u" if j == a else f"x{k}_{j}" for j in range(x.ndim))
                     for k, (x, a) in enumerate(zip(xs, self.axes, strict=True))]
-        xs = [x.rechunk({j: -1 for j, s in enumerate(ind) if s not in shared}) if x.ndim
-              else x for x, ind in zip(xs, inds, strict=True)]
         w, wind = self.weight, None
         if self.wkind == "array":
-            # one weight per element (free: the inputs' index), per row of the
-            # first axis, or per unit (the unit axis, then whole axes)
+            # one weight per element, per row of the first axis, or per unit
             if self.kind == "free" and w.ndim == len(shared):
                 wind = shared
             else:
                 wind = (shared[0],) + tuple(f"w{j}" for j in range(1, w.ndim)) if w.ndim else ()
-                w = w.rechunk({j: -1 for j in range(1, w.ndim)}) if w.ndim > 1 else w
-        pairs = []
-        for x, ind in zip(xs, inds, strict=True):
-            pairs += [x, ind]
-        if self.wkind == "array":
-            pairs += [w, wind]
-        if shared:
-            _, aligned = da.core.unify_chunks(*pairs)
-        else:
-            aligned = pairs[::2]
-        xs = aligned[:len(xs)]
-        if self.wkind == "array":
-            w = aligned[len(xs)]
-        return xs, inds, w, wind, shared
+        arrays, pairs = xs + ([w] if self.wkind == "array" else []), []
+        for x, ind in zip(arrays, inds + [wind], strict=False):
+            pairs += [x.rechunk({j: -1 for j, s in enumerate(ind) if s not in shared}), ind]
+        aligned = da.core.unify_chunks(*pairs)[1]
+        return aligned[:len(xs)], inds, (aligned[-1] if self.wkind == "array" else w), wind, \
+            shared
 
     def _spec(self, mode, scaled=False):
         check = self.check if self.reduction != "none" and mode != MODE_GRAD_HESS else None
