@@ -25,56 +25,52 @@ def make_data(n=600, d=4, classes=2, seed=0):
     return X, np.argmax(logits, axis=1)
 
 
-def fit_logistic(X, y, C=1.0, max_iter=20_000, gtol=1e-10):
-    """Binary logistic regression by gradient descent.
+def gradient_descent(loss, X, y, n_outputs, curvature, C=1.0, max_iter=20_000, gtol=1e-10,
+                     **params):
+    """Fit a linear model z = X W + b (W of shape (d,) for one output, else
+    (d, n_outputs)) by gradient descent on
 
-    cost(w, b) = mean_i bce(y_i, x_i.w + b) + ||w||^2 / (2 C n), which has the
-    minimiser of scikit-learn's C * sum_i bce_i + ||w||^2 / 2 (the intercept is
-    not penalised).  Stops when the cost's gradient is below gtol.  Returns
-    (w, b, history)."""
+        cost(W, b) = mean_i loss(y_i, z_i) + ||W||^2 / (2 C n),
+
+    which has the minimiser of scikit-learn's C * sum_i loss_i + ||W||^2 / 2
+    (the intercept is not penalised).  `curvature` bounds the loss's second
+    derivative in z, so that the step 1/L is safe.  Stops when the cost's
+    gradient is below gtol.  Returns (W, b, history)."""
     n, d = X.shape
-    w, b = np.zeros(d), 0.0
-    # step 1/L, L a bound on the curvature: bce'' <= 1/4 at any logit
+    shape = (d,) if n_outputs == 1 else (d, n_outputs)
+    W, b = np.zeros(shape), np.zeros(shape[1:])
     Xb = np.hstack([X, np.ones((n, 1))])
-    step = 1.0 / (0.25 * np.linalg.eigvalsh(Xb.T @ Xb / n)[-1] + 1.0 / (C * n))
+    step = 1.0 / (curvature * np.linalg.eigvalsh(Xb.T @ Xb / n)[-1] + 1.0 / (C * n))
     history = {"cost": [], "per_sample_loss": []}
     for _ in range(max_iter):
-        z = X @ w + b
+        z = X @ W + b
         # one fused pass: the mean loss and its gradient with respect to z
-        mean_loss, g = fl.binary_crossentropy.loss_grad(y, z, from_logits=True)
-        cost = mean_loss + w @ w / (2 * C * n)
-        history["cost"].append(cost)
-        history["per_sample_loss"].append(
-            fl.binary_crossentropy(y, z, from_logits=True, reduction="none"))
-        grad_w, grad_b = X.T @ g + w / (C * n), g.sum()   # chain rule: dz/dw = X
-        if np.sqrt(grad_w @ grad_w + grad_b**2) < gtol:
-            break
-        w, b = w - step * grad_w, b - step * grad_b
-    return w, b, history
-
-
-def fit_softmax(X, y, n_classes, C=1.0, max_iter=20_000, gtol=1e-10):
-    """Multinomial logistic regression (a linear softmax model) by gradient
-    descent on mean_i cce(y_i, x_i W + b) + ||W||^2 / (2 C n).  Returns
-    (W, b, history)."""
-    n, d = X.shape
-    W, b = np.zeros((d, n_classes)), np.zeros(n_classes)
-    Xb = np.hstack([X, np.ones((n, 1))])
-    # the softmax cross-entropy's hessian in the logits is at most 1/2
-    step = 1.0 / (0.5 * np.linalg.eigvalsh(Xb.T @ Xb / n)[-1] + 1.0 / (C * n))
-    history = {"cost": [], "per_sample_loss": []}
-    for _ in range(max_iter):
-        Z = X @ W + b
-        mean_loss, G = fl.sparse_categorical_crossentropy.loss_grad(y, Z, from_logits=True)
+        mean_loss, g = loss.loss_grad(y, z, **params)
         cost = mean_loss + np.sum(W * W) / (2 * C * n)
         history["cost"].append(cost)
-        history["per_sample_loss"].append(
-            fl.sparse_categorical_crossentropy(y, Z, from_logits=True, reduction="none"))
-        grad_W, grad_b = X.T @ G + W / (C * n), G.sum(axis=0)
-        if np.sqrt(np.sum(grad_W**2) + grad_b @ grad_b) < gtol:
+        history["per_sample_loss"].append(loss(y, z, reduction="none", **params))
+        grad_W, grad_b = X.T @ g + W / (C * n), g.sum(axis=0)   # chain rule: dz/dW = X
+        if np.sqrt(np.sum(grad_W**2) + np.sum(grad_b**2)) < gtol:
             break
         W, b = W - step * grad_W, b - step * grad_b
     return W, b, history
+
+
+def fit_logistic(X, y, C=1.0, **kw):
+    """Binary logistic regression: binary cross-entropy of the logit x.w + b
+    (its second derivative in the logit is at most 1/4).  Returns (w, b,
+    history)."""
+    w, b, history = gradient_descent(fl.binary_crossentropy, X, y, 1, 0.25, C,
+                                     from_logits=True, **kw)
+    return w, float(b), history
+
+
+def fit_softmax(X, y, n_classes, C=1.0, **kw):
+    """Multinomial logistic regression, a linear softmax model: the softmax
+    cross-entropy of the integer labels (its hessian in the logits is at most
+    1/2).  Returns (W, b, history)."""
+    return gradient_descent(fl.sparse_categorical_crossentropy, X, y, n_classes, 0.5, C,
+                            from_logits=True, **kw)
 
 
 def plot_history(histories, path):
