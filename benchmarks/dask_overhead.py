@@ -44,8 +44,14 @@ def _numpy_call(loss, y, p, threads):
     return f
 
 
+def _arrays(y, p, chunks):
+    # named explicitly: dask would otherwise hash the whole arrays to name them
+    return (da.from_array(y, chunks=chunks, name=f"bench-y-{chunks}"),
+            da.from_array(p, chunks=chunks, name=f"bench-p-{chunks}"))
+
+
 def _dask_call(loss, y, p, chunks, client):
-    Y, P = da.from_array(y, chunks=chunks), da.from_array(p, chunks=chunks)
+    Y, P = _arrays(y, p, chunks)
     if client is not None:
         # the data lives on the workers (not in every graph sent to the scheduler)
         Y, P = client.persist([Y, P])
@@ -71,7 +77,7 @@ EXPRESSIONS = {
 
 
 def _expression_call(name, y, p, chunks):
-    Y, P = da.from_array(y, chunks=chunks), da.from_array(p, chunks=chunks)
+    Y, P = _arrays(y, p, chunks)
     value, grad = EXPRESSIONS[name]
 
     def f():
