@@ -44,10 +44,14 @@ class View(NamedTuple):
 class Curve(NamedTuple):
     """One curve: a loss, its keywords, the label in the legend, its view."""
 
-    name: str
+    loss: object
     params: dict
     label: str
     view: View
+
+    @property
+    def name(self):
+        return self.loss.name
 
 
 # -- views of the (y_true, y_pred) losses, from their value domains --------------------
@@ -305,7 +309,7 @@ def views(names=None):
     for loss in losses:
         name = loss.name
         if name in MULTI:
-            curves += [Curve(name, dict(prm), name + suffix, view)
+            curves += [Curve(loss, dict(prm), name + suffix, view)
                        for suffix, prm, view in MULTI[name]]
             continue
         if name in LEFT_OUT:
@@ -318,7 +322,7 @@ def views(names=None):
             left[name] = ("its units interact (a softmax over the batch)"
                           if not loss.unit_local else "no one-variable view of its inputs")
         for p, v in found:
-            curves.append(Curve(name, dict(p), _label(name, p), v))
+            curves.append(Curve(loss, dict(p), _label(name, p), v))
     return curves, left
 
 
@@ -326,12 +330,9 @@ def curve_values(curve):
     """(x, loss, slope): the loss of each unit along the curve's variable and
     its derivative along it (the loss's gradient projected on the direction
     its inputs move in)."""
-    loss = get(curve.name) if curve.name in LOSSES else None
-    if loss is None:
-        raise ValueError(f"{curve.name} is not a registered loss")
     x = curve.view.x
     inputs, tangents = curve.view.build(x)
-    value, grad = loss.loss_grad(*inputs, reduction="none", **curve.params)
+    value, grad = curve.loss.loss_grad(*inputs, reduction="none", **curve.params)
     grads = grad if isinstance(grad, tuple) else (grad,)
     slope = np.zeros(x.size)
     for g, t in zip(grads, tangents, strict=True):

@@ -172,3 +172,14 @@ def test_plain_import_stays_light():
     code = ("import sys, fastloss, fastloss.plot; "
             "print(sorted(m for m in ('dask', 'matplotlib', 'distributed') if m in sys.modules))")
     assert _cli(code=code).stdout.strip() == "[]"
+
+
+def test_an_unregistered_loss_object_is_drawn_from_its_domain():
+    from fastloss._core.loops import ElementwiseLoss
+
+    mine = ElementwiseLoss("my_huber", kernel=fl.huber._kernel, params=fl.huber.params)
+    assert "my_huber" not in fl.available()
+    (curve,), left = plot.views([mine])
+    assert curve.view.family == "regression" and not left
+    x, v, s = plot.curve_values(curve)
+    np.testing.assert_array_equal(v, fl.huber(np.zeros_like(x), x, reduction="none"))
