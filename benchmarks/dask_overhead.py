@@ -10,7 +10,8 @@ chunks persisted on the workers beforehand).  Each
 dask run computes the value and keeps the gradient as chunks (persist), as a
 training step over larger-than-memory data would consume it.  Rounds are
 interleaved and the best of --repeat is kept; the overhead per chunk is the
-slope of a straight line fitted to time against the number of chunks.
+slope of a straight line fitted to time against the number of chunks (from
+16 chunks up).
 Prints a Markdown table.
 """
 
@@ -109,12 +110,16 @@ def run(names, n, chunk_counts, repeat, client=None):
 
 
 def per_chunk(rows):
-    """(loss, impl) -> seconds per chunk, the slope of time vs chunks."""
+    """(loss, impl) -> seconds per chunk: the slope of a line fitted to time
+    against the number of chunks, from 16 chunks up (where the work is spread
+    over both workers and the time grows with the chunks)."""
     out = {}
     for key in {(r["loss"], r["impl"]) for r in rows if "dask" in r["impl"]}:
-        pts = [(r["chunks"], r["seconds"]) for r in rows if (r["loss"], r["impl"]) == key]
-        k, t = np.array(pts, dtype=float).T
-        out[key] = float(np.polyfit(k, t, 1)[0])
+        pts = [(r["chunks"], r["seconds"]) for r in rows
+               if (r["loss"], r["impl"]) == key and r["chunks"] >= 16]
+        if len(pts) >= 2:
+            k, t = np.array(pts, dtype=float).T
+            out[key] = float(np.polyfit(k, t, 1)[0])
     return out
 
 
@@ -134,7 +139,8 @@ def table(rows, n):
                 cells = [f"{rs[1] * 1e3:.1f}"] + [""] * (len(counts) - 1) + [""]
             else:
                 cells = [f"{rs[k] * 1e3:.1f}" for k in counts]
-                cells.append(f"{slopes[(name, impl)] * 1e6:.0f} us")
+                slope = slopes.get((name, impl))
+                cells.append("" if slope is None else f"{slope * 1e6:.0f} us")
             lines.append(f"| {name} | {impl} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
