@@ -46,6 +46,7 @@ Threads: the kernels follow fastloss's thread setting
 """
 
 import ast
+import contextlib
 import itertools
 import re
 
@@ -216,7 +217,10 @@ class LossFunction:
         need = grad_on and any(tensors[i].requires_grad for i in self._wrt)
         call = _Call(reduction, tuple(scalars), tuple(arrays), need)
         if _plain(tensors):
-            out = _Eager.apply(self, call, sw, arrays, *tensors)
+            if need:
+                out = _Eager.apply(self, call, sw, arrays, *tensors)
+            else:  # nothing to differentiate: no autograd node
+                out = self.forward(call, tensors, sw, arrays)[0]
         else:
             slots = [arrays.get(p) for p in self._params]
             out = self._op(*tensors, sw, *slots, call.spec())
@@ -333,15 +337,31 @@ class LossFunction:
             return tuple(torch.zeros(tensors[i].shape, dtype=dtype) for i in self._wrt)
         return tuple(torch.from_numpy(a) for a in total)
 
-    def backward_grads(self, route, cotangents, grads, dtypes):
-        """The gradients of the wrt inputs from the saved ones (routes "scale"
-        and "units"), in the inputs' dtypes (`dtypes`, one per input)."""
+    def gradients(self, route, cotangents, saved, dtypes, vjp, plain=False):
+        """The backward pass: one gradient per wrt input (None for zero), in the
+        inputs' `dtypes`, from the cotangents of the values (None where a value
+        was not used) and what the forward pass saved (the gradients, or for
+        the "vjp" route the inputs, used by `vjp(cotangent)`).  plain: in plain
+        eager mode a cotangent of exactly 1 (loss.backward()) hands back the
+        saved gradient itself, with no pass over it; autograd then takes it
+        over as the .grad when nothing else holds it."""
+        if route == "vjp":
+            go = cotangents[0]
+            if go is None:
+                return [None] * len(self._wrt)
+            return [g.to(dtypes[i]) for g, i in zip(vjp(go), self._wrt, strict=True)]
         out = []
-        for k, (i, g) in enumerate(zip(self._wrt, grads, strict=True)):
+        for k, (i, g) in enumerate(zip(self._wrt, saved, strict=True)):
             go = cotangents[0 if route == "scale" or self._n_values == 1 else k]
-            if route == "units":
+            if go is None:
+                out.append(None)
+            elif route == "units":
                 go = go.reshape(tuple(go.shape) + (1,) * (g.dim() - go.dim()))
-            out.append((g * go).to(dtypes[i]))
+                out.append((g * go).to(dtypes[i]))
+            elif plain and go.dim() == 0 and go.item() == 1.0:
+                out.append(g.to(dtypes[i]))
+            else:
+                out.append((g * go).to(dtypes[i]))
         return out
 
     @property
@@ -422,6 +442,9 @@ def _make_ops(fn):
         ctx.spec = inputs[-1]
         ctx.dtypes = [t.dtype for t in tensors]
         grads = output[fn._n_values:]
+        # the gradients are outputs only to carry them to the backward pass:
+        # no cotangents for them (materialising zeros would cost a pass)
+        ctx.set_materialize_grads(False)
         ctx.mark_non_differentiable(*grads)
         if ctx.route == "vjp":
             ctx.save_for_backward(*tensors, sw, *inputs[n + 1:n + 1 + n_params])
@@ -433,11 +456,8 @@ def _make_ops(fn):
         res = [None] * (n + 2 + n_params)
         if ctx.route is None:
             return tuple(res)
-        if ctx.route == "vjp":
-            gs = vjp(*saved, cotangents[0], ctx.spec)
-            gs = [g.to(ctx.dtypes[i]) for g, i in zip(gs, fn._wrt, strict=True)]
-        else:
-            gs = fn.backward_grads(ctx.route, cotangents, saved, ctx.dtypes)
+        gs = fn.gradients(ctx.route, cotangents, saved, ctx.dtypes,
+                          lambda go: vjp(*saved, go, ctx.spec))
         for g, i in zip(gs, fn._wrt, strict=True):
             if ctx.needs_input_grad[i]:
                 res[i] = g
@@ -451,24 +471,18 @@ class _Eager(torch.autograd.Function):
     """The plain eager route: the same forward and backward as the custom op,
     without the dispatcher."""
 
+    # forward(ctx, ...) rather than forward + setup_context: Function.apply
+    # binds a setup_context-style forward's signature on every call (about
+    # 30 us), which this route exists to avoid.
     @staticmethod
-    def forward(fn, call, sw, arrays, *tensors):
+    def forward(ctx, fn, call, sw, arrays, *tensors):
         values, grads, route = fn.forward(call, tensors, sw, arrays)
-        return values + grads
-
-    @staticmethod
-    def setup_context(ctx, inputs, output):
-        fn, call, sw, arrays, *tensors = inputs
-        ctx.fn, ctx.call, ctx.sw, ctx.arrays = fn, call, sw, arrays
-        ctx.route = fn._route(call, [t.shape for t in tensors])
-        grads = output[len(output) - len(fn._wrt):] if ctx.route in ("scale", "units") else ()
-        ctx.n_values = len(output) - len(grads)
-        ctx.mark_non_differentiable(*grads)
-        if ctx.route == "vjp":
-            ctx.save_for_backward(*tensors)
-        else:
-            ctx.save_for_backward(*grads)
+        ctx.fn, ctx.call, ctx.sw, ctx.arrays, ctx.route = fn, call, sw, arrays, route
         ctx.dtypes = [t.dtype for t in tensors]
+        ctx.set_materialize_grads(False)
+        ctx.mark_non_differentiable(*grads)
+        ctx.save_for_backward(*(tensors if route == "vjp" else grads))
+        return values + grads
 
     @staticmethod
     def backward(ctx, *cotangents):
@@ -477,29 +491,20 @@ class _Eager(torch.autograd.Function):
         if ctx.route is None:
             return tuple(res)
         saved = ctx.saved_tensors
-        with torch.no_grad():
-            if ctx.route == "vjp":
-                gs = fn.vjp(ctx.call, saved, ctx.sw, ctx.arrays, cotangents[0])
-                gs = [g.to(ctx.dtypes[i]) for g, i in zip(gs, fn._wrt, strict=True)]
-            elif ctx.route == "scale" and _is_one(cotangents[0]):
-                # loss.backward(): the gradient is the saved one (no pass over
-                # it); autograd takes it over when nothing else holds it.
-                gs = [g.to(ctx.dtypes[i]) for g, i in zip(saved, fn._wrt, strict=True)]
-            else:
-                gs = fn.backward_grads(ctx.route, cotangents, saved, ctx.dtypes)
+        create_graph = torch.is_grad_enabled()
+        with torch.no_grad() if create_graph else contextlib.nullcontext():
+            gs = fn.gradients(ctx.route, cotangents, saved, ctx.dtypes,
+                              lambda go: fn.vjp(ctx.call, saved, ctx.sw, ctx.arrays, go),
+                              plain=True)
         for g, i in zip(gs, fn._wrt, strict=True):
             if ctx.needs_input_grad[4 + i]:
                 res[4 + i] = g
-        if torch.is_grad_enabled():
+        if create_graph:
             # create_graph=True: the gradient has no derivative here (fastloss
             # keeps no second derivatives beyond the diagonal), so
             # differentiating it raises instead of silently dropping a term.
             res = _once(res)
         return tuple(res)
-
-
-def _is_one(t):
-    return t.dim() == 0 and t.item() == 1.0
 
 
 def _once(res):
