@@ -156,8 +156,13 @@ def _float_dtype(dtypes):
     return torch.float32
 
 
-def _as_array(t):
-    return None if t is None else t.numpy()
+def _arrays(call, tensors, arrays):
+    """The inputs as NumPy views of the tensors, and the keywords (scalars, and
+    tensor keywords as views)."""
+    kw = dict(call.scalars)
+    for k, t in arrays.items():
+        kw[k] = t.numpy()
+    return [t.numpy() for t in tensors], kw
 
 
 def _tensor_out(x):
@@ -293,11 +298,8 @@ class LossFunction:
     def forward(self, call, tensors, sw, arrays):
         """Values and gradients (tensors) of one call, from one fused pass."""
         loss = self.loss
-        xs = [t.numpy() for t in tensors]
-        kw = dict(call.scalars)
-        for k, t in arrays.items():
-            kw[k] = t.numpy()
-        w = _as_array(sw)
+        xs, kw = _arrays(call, tensors, arrays)
+        w = None if sw is None else sw.numpy()
         route = self._route(call, [t.shape for t in tensors])
         if route == "scale" or route == "units":
             v, g = loss.loss_grad(*xs, sample_weight=w, reduction=call.reduction, **kw)
@@ -314,10 +316,7 @@ class LossFunction:
         cotangents (times sample_weight), in two passes when they have both
         signs (weights must be non-negative)."""
         loss = self.loss
-        xs = [t.numpy() for t in tensors]
-        kw = dict(call.scalars)
-        for k, t in arrays.items():
-            kw[k] = t.numpy()
+        xs, kw = _arrays(call, tensors, arrays)
         go = cotangent.detach().numpy()
         if sw is not None:
             s = sw.numpy()

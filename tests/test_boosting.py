@@ -69,15 +69,20 @@ def _start(task, y, name, params, weight=None):
     return m, (np.full(len(y), m) if k is None else np.tile(m, (len(y), 1)))
 
 
+def _task(data, task, name, params, weighted):
+    """X, y, weights (or None), the start (constant, per row) and the
+    booster keywords of a task (num_class for the multiclass one)."""
+    y, w = data[task], data["weight"] if weighted else None
+    extra = {"num_class": 3} if task == "multiclass" else {}
+    return data["X"], y, w, _start(task, y, name, params, w), extra
+
+
 @pytest.mark.parametrize("weighted", [False, True], ids=["unweighted", "weighted"])
 @pytest.mark.parametrize("task,xgb_obj,lgb_obj,name,params,okw", BUILTINS,
                          ids=[b[0] for b in BUILTINS])
 def test_xgboost_native_matches_builtin(xgb, data, task, xgb_obj, lgb_obj, name, params, okw,
                                         weighted):
-    X, y = data["X"], data[task]
-    w = data["weight"] if weighted else None
-    _, base = _start(task, y, name, params, w)
-    extra = {"num_class": 3} if task == "multiclass" else {}
+    X, y, w, (_, base), extra = _task(data, task, name, params, weighted)
     common = dict(max_depth=3, eta=0.3, tree_method="hist", nthread=1, **extra)
     d_builtin = xgb.DMatrix(X, y, weight=w, base_margin=base)
     d_ours = xgb.DMatrix(X, y, weight=w, base_margin=base)
@@ -94,10 +99,7 @@ def test_xgboost_native_matches_builtin(xgb, data, task, xgb_obj, lgb_obj, name,
                          ids=[b[0] for b in BUILTINS])
 def test_lightgbm_native_matches_builtin(lgb, data, task, xgb_obj, lgb_obj, name, params, okw,
                                          weighted):
-    X, y = data["X"], data[task]
-    w = data["weight"] if weighted else None
-    m, base = _start(task, y, name, params, w)
-    extra = {"num_class": 3} if task == "multiclass" else {}
+    X, y, w, (m, base), extra = _task(data, task, name, params, weighted)
     common = dict(num_leaves=7, learning_rate=0.3, verbose=-1, num_threads=1,
                   boost_from_average=False, **extra)
     builtin = lgb.train(dict(common, objective=lgb_obj),
