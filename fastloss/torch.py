@@ -49,6 +49,7 @@ import ast
 import contextlib
 import itertools
 import re
+import threading
 
 import numpy as np
 
@@ -79,6 +80,7 @@ _SCALAR_TYPES = {torch.float16: "Half", torch.bfloat16: "BFloat16",
 
 _SPECS = {}
 _FUNCTIONS = {}
+_LOCK = threading.Lock()
 _user_ops = itertools.count()
 
 
@@ -89,7 +91,10 @@ def function(loss):
         loss = _registry.get(loss)
     fn = _FUNCTIONS.get(id(loss))
     if fn is None or fn.loss is not loss:
-        fn = _FUNCTIONS[id(loss)] = LossFunction(loss)
+        with _LOCK:  # an operator is registered once, even with threads racing
+            fn = _FUNCTIONS.get(id(loss))
+            if fn is None or fn.loss is not loss:
+                fn = _FUNCTIONS[id(loss)] = LossFunction(loss)
     return fn
 
 
@@ -460,6 +465,8 @@ def _make_ops(fn):
         for g, i in zip(gs, fn._wrt, strict=True):
             if ctx.needs_input_grad[i]:
                 res[i] = g
+        if torch.is_grad_enabled() and not torch.compiler.is_compiling():
+            res = _once(res)  # create_graph=True in eager mode: see _Eager
         return tuple(res)
 
     op.register_autograd(backward, setup_context=setup_context)

@@ -151,7 +151,7 @@ def test_mixed_dtypes_give_gradients_of_the_input_dtype():
     np.testing.assert_allclose(p.grad.numpy(), want.astype(np.float32))
 
 
-def test_differentiable_once():
+def test_differentiable_once(route):
     y = torch.randn(10, dtype=torch.float64)
     p = torch.randn(10, dtype=torch.float64, requires_grad=True)
     (g,) = torch.autograd.grad(flt.log_cosh(y, p), p, create_graph=True)
