@@ -59,7 +59,7 @@ def main(argv=None):
     names = torch_cases(args.loss)
     rows = _bench.run(args.sizes.split(","), args.dtypes.split(","), names,
                       [int(t) for t in args.threads.split(",")], peers=True,
-                      repeat=args.repeat,
+                      repeat=args.repeat, only=("fastloss", "torch", "fastloss.torch"),
                       progress=lambda m: print(m, file=sys.stderr, flush=True))
     print(f"# fastloss.torch vs torch: {_bench.machine()}")
     print(summarise(rows))

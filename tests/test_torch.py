@@ -91,7 +91,7 @@ def test_gradcheck_of_the_weighted_sum_route(name, params, route, monkeypatch):
 
 
 @pytest.mark.parametrize("name,params", CASES)
-def test_values_and_gradients_are_fastloss_s(name, params, route):
+def test_values_and_gradients_equal_fastloss(name, params, route):
     # The adapter hands back exactly fastloss's numbers (bitwise), float32
     # and float64, for every reduction.
     loss = LOSSES[name]
