@@ -27,6 +27,19 @@ from fastloss._core.samples import draw_pair
 MODE_LOSS, MODE_LOSS_GRAD, MODE_GRAD_HESS = 0, 1, 2
 
 
+#: unit -> the units' shape (reduction="none") from the first wrt input's
+#: shape: an element per element, a row (the last axis holds its values, as
+#: do a box's 4 coordinates), a sample per entry of the first axis, a
+#: sequence per batch entry of torch's time-major (T, n, C) layout.
+UNIT_SHAPES = {
+    "element": lambda s: s,
+    "row": lambda s: s[:-1],
+    "box": lambda s: s[:-1],
+    "sample": lambda s: s[:1],
+    "sequence": lambda s: s[1:-1],
+}
+
+
 class Param:
     """A loss-specific keyword: name, default, converter/validator, doc."""
 
@@ -237,6 +250,17 @@ class Loss:
             raise NoParts(f"{self.name} does not report block partials (its value is not "
                             "a sum over its units divided by one denominator)")
         return out
+
+    def unit_shape(self, *shapes, **params):
+        """The shape of `reduction="none"`'s result (one loss per unit) for
+        inputs of these shapes (in `inputs` order), without computing it: what
+        adapters need to describe an output before the data exists (a traced
+        graph, a lazy array).  The default follows `unit`, from the shape of
+        the first `wrt` input (see UNIT_SHAPES); a loss whose units are laid
+        out otherwise, or whose "none" result is a tuple of arrays (then a
+        list of shapes), overrides it."""
+        shape = tuple(shapes[self.inputs.index(self.wrt[0])])
+        return UNIT_SHAPES[self.unit](shape)
 
     def domain(self, **params):
         """(y_true kind, y_pred kind) for these keywords, e.g. ("real", "positive")
