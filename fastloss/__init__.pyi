@@ -60,6 +60,12 @@ class Loss(Generic[_G]):
     unit_groups: tuple[tuple[str, ...], ...] | None
     #: the loop shape: "elementwise", "rowwise", ...
     kind: str | None
+    #: whether a unit's loss depends on its own inputs only
+    unit_local: bool
+    #: input name -> the axis indexing its units (others: axis 0)
+    unit_axes: dict[str, int]
+    #: the "mean" denominator depends on the data (or a callable of the keywords)
+    data_weights: bool | Any
     examples: tuple[dict[str, Any], ...]
     shapes: dict[str, Any]
     summary: str
@@ -156,6 +162,7 @@ class Loss(Generic[_G]):
         **params: Any,
     ) -> tuple[_G, _G]: ...
     def domain(self, **params: Any) -> tuple[str, str]: ...
+    def weighs_data(self, **params: Any) -> bool: ...
     def sample(
         self,
         params: dict[str, Any] | None = None,

@@ -356,6 +356,23 @@ class CombinedLoss(Loss):
             shapes=first.shapes)
         self.kind = f"combined ({', '.join(sorted({loss.kind for loss, _, _ in parts}))})"
 
+    def weighs_data(self, **params):
+        return any(loss.weighs_data(**self._routed(loss, bound, params))
+                   for loss, _, bound in self._parts)
+
+    def unit_shape(self, *shapes, **params):
+        if not self._one_unit:
+            raise ValueError(f"{self.name}: its parts have different units ({self.unit}), "
+                             "so reduction='none' has no result")
+        loss, _, bound = self._parts[0]
+        return loss.unit_shape(*shapes, **self._routed(loss, bound, params))
+
+    @staticmethod
+    def _routed(loss, bound, params):
+        """The keywords a part gets: its bound ones, then those of `params` it
+        accepts."""
+        return {**bound, **{k: v for k, v in params.items() if k in loss._param_names}}
+
     @property
     def parts(self):
         """The (loss, weight, bound keywords) of each part."""
@@ -382,9 +399,11 @@ class CombinedLoss(Loss):
         acc = None
         for i in list(range(1, len(self._parts))) + [0]:
             loss, c, bound = self._parts[i]
-            kw = {**bound, **{k: v for k, v in prm.items() if k in loss._param_names}}
-            r = loss._compute(mode, arrays, sample_weight, reduction, loss._parse(kw),
-                              out if i == 0 else None)
+            kw = self._routed(loss, bound, prm)
+            # _evaluate: each part returns its ordinary value, also when the
+            # combined loss is computed block by block (Loss._partial)
+            r = loss._evaluate(mode, arrays, sample_weight, reduction, kw,
+                               out if i == 0 else None)
             if acc is None:
                 acc = [_scaled(x, c) for x in r]
             elif i == 0:  # the sum goes into this part's arrays (out=, when given)

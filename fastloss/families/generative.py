@@ -110,7 +110,7 @@ class UnaryTermsLoss(Loss):
         grads, hess = outputs(out, mode, self, [x.shape for x in xs], dtype, keep)
         mean = reduction == "mean"
         K = dispatch.kernels("_generative")
-        vals, los = [], []
+        sums, los = [], []
         specs = self._kernel(prm)
         for i, (spec, x, (w, k, total)) in enumerate(zip(specs, flat, weights, strict=True)):
             kname, kprm = spec
@@ -123,14 +123,22 @@ class UnaryTermsLoss(Loss):
                             None if lo is None else lo.reshape(-1), g, h, gscale,
                             config.threads_for(x.size))
             los.append(lo)
-            vals.append((s / total if total > 0 else np.nan) if mean else s)
+            sums.append(s)
         if mode == MODE_GRAD_HESS:
             val = None
+        elif self.unit_groups is None:  # one input: an ordinary element-wise value
+            val = value(sums[0], weights[0][2], mean, dtype, los[0])
         elif reduction == "none":
-            val = los[0] if self.unit_groups is None else tuple(los)
-        else:
-            val = dtype.type(sum(vals))
+            val = tuple(los)
+        else:  # the groups' means (or sums) add
+            val = dtype.type(sum((s / t if t > 0 else np.nan) if mean else s
+                                 for s, (_, _, t) in zip(sums, weights, strict=True)))
         return result(mode, self, val, grads, hess)
+
+    def unit_shape(self, *shapes, **params):
+        if self.unit_groups is None:
+            return super().unit_shape(*shapes, **params)
+        return [tuple(s) for s in shapes]  # "none": one array per input, its shape
 
 
 class PerSampleLoss(Loss):
