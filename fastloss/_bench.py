@@ -280,7 +280,8 @@ def main(argv=None):
         print("# gradients written into reused buffers (out=) by fastloss and handC",
               flush=True)
     rows = run(sizes, args.dtypes.split(","), names, threads, args.peers, args.repeat,
-               None if args.quiet else progress, args.reuse_out, args.all_examples)
+               None if args.quiet else progress, args.reuse_out,
+               all_examples=args.all_examples)
     print(format_table(rows))
     large = [r["speedup_vs_numpy"] for r in rows if r["size"] != "small"]
     if large:

@@ -347,18 +347,20 @@ def _rec_bounds(prm):
                        why=" (probabilities; pass from_logits=True for raw scores)"))
 
 
+def _rec_domain(prm):
+    """The value kinds of (x, x_hat) (fastloss._core.samples.KINDS)."""
+    if prm["kind"] != "bce":
+        return "real", "real"
+    return "softlabel", "logit" if prm["from_logits"] else "prob"
+
+
 def _sample_rec(rng, shape, dtype, prm):
-    if prm["kind"] == "bce":
-        x = KINDS["softlabel"](rng, shape)
-        xh = KINDS["logit" if prm["from_logits"] else "prob"](rng, shape)
-    else:
-        x = KINDS["real"](rng, shape)
-        xh = KINDS["real"](rng, shape)
-    return x.astype(dtype), xh.astype(dtype)
+    x_kind, xh_kind = _rec_domain(prm)
+    return (KINDS[x_kind](rng, shape).astype(dtype), KINDS[xh_kind](rng, shape).astype(dtype))
 
 
 reconstruction = register(PerSampleLoss(
-    "reconstruction", kernel=_rec_kernel, bounds=_rec_bounds,
+    "reconstruction", kernel=_rec_kernel, bounds=_rec_bounds, domain=_rec_domain,
     inputs=(Input("x", "The data, shape (n, ...): n samples of any feature shape (in [0, 1] "
                        "for kind='bce')."),
             Input("x_hat", "The reconstruction, the shape of x (probabilities, or logits "
