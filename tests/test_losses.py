@@ -59,7 +59,7 @@ def test_loss_grad_matches_reference(name, params, reduction, dtype):
             ref_l, ref_g = reference.loss_grad(name, *_ref64(loss, inputs), sample_weight=w,
                                                reduction=reduction, **params)
             assert len(parts(got_l)) == len(parts(ref_l))
-            for a, b in zip(parts(got_l), parts(ref_l)):
+            for a, b in zip(parts(got_l), parts(ref_l), strict=True):
                 assert np.asarray(a).dtype == dtype
                 np.testing.assert_allclose(a, b, **tol(dtype))
             assert len(grads(got_g)) == len(loss.wrt)
