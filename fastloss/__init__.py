@@ -21,7 +21,7 @@ from fastloss._core.loss import Loss
 from fastloss._core.registry import LOSSES as _LOSSES
 from fastloss._core.registry import aliases, available, get
 from fastloss._version import __version__
-from fastloss.custom import combine, custom
+from fastloss._custom import combine, custom
 
 # Every registered loss under its canonical name and its aliases
 # (fastloss.mean_squared_error, fastloss.mse, ...); __init__.pyi lists them
