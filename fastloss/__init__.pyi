@@ -207,6 +207,13 @@ binary_focal_crossentropy: Loss[_Array]
 focal: Loss[_Array]
 categorical_focal_crossentropy: Loss[_Array]
 
+# --- segmentation --------------------------------------------------------------------
+dice: Loss[_Array]
+dice_loss: Loss[_Array]
+jaccard: Loss[_Array]
+soft_iou: Loss[_Array]
+tversky: Loss[_Array]
+
 __all__ = [
     "Loss",
     "__version__",
@@ -247,4 +254,10 @@ __all__ = [
     "scce",
     "sparse_categorical_crossentropy",
     "squared_hinge",
+    # segmentation
+    "dice",
+    "dice_loss",
+    "jaccard",
+    "soft_iou",
+    "tversky",
 ]
