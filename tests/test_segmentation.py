@@ -39,7 +39,7 @@ def _fd(f, p, h=1e-6):
     return g
 
 
-# --- definitions and the shapes a sample may take ----------------------------------------
+# --- definitions and the shapes a sample may take -----------------------------
 
 
 def _score_parts(y, p):
@@ -55,7 +55,7 @@ def test_the_definitions_of_the_api_contract(loss):
     p = rng.uniform(0, 1, (3, 4, 5))
     s = 0.7
     want = []
-    for yi, pi in zip(y, p):
+    for yi, pi in zip(y, p, strict=True):
         i, t, q = _score_parts(yi, pi)
         if loss is fl.dice:
             want.append(1 - (2 * i + s) / (t + q + s))
@@ -113,14 +113,17 @@ def test_tversky_generalises_dice_and_jaccard():
         np.testing.assert_allclose(t[1], j[1], rtol=1e-12, atol=1e-17)
 
 
-def test_aliases():
+def test_aliases_unit_and_no_diagonal_hessian():
     assert fl.dice_loss is fl.dice is fl.get("dice_loss")
     assert fl.soft_iou is fl.jaccard is fl.get("SOFT_IOU")
     assert fl.dice.unit == "sample" and fl.dice.wrt == ("y_pred",)
     assert not fl.dice.has_hessian
+    with pytest.raises(NotImplementedError, match="hessian is not diagonal"):
+        fl.dice.grad_hess(np.zeros((2, 3)), np.zeros((2, 3)))
+    assert "hessian is not diagonal" in fl.tversky.__doc__
 
 
-# --- empty masks under each smoothing convention ------------------------------------------
+# --- empty masks under each smoothing convention ------------------------------
 
 # (keywords, loss of an empty target with an empty prediction)
 CONVENTIONS = [
@@ -176,7 +179,7 @@ def test_a_perfect_prediction_costs_exactly_zero(loss):
         assert loss(y, np.where(y > 0, 1e4, -1e4), from_logits=True, **kw) == 0
 
 
-# --- other libraries -------------------------------------------------------------------------
+# --- other libraries ----------------------------------------------------------
 
 
 def _monai_case(rng, C, labels):
@@ -316,7 +319,7 @@ def test_smp_numbers_when_every_class_is_present():
     np.testing.assert_allclose(ours, smp, rtol=1e-9)
 
 
-# --- label maps -------------------------------------------------------------------------------
+# --- label maps ---------------------------------------------------------------
 
 
 @pytest.mark.parametrize("axis", [1, 2, -1])
@@ -391,7 +394,7 @@ def test_bad_label_maps_are_named():
         fl.dice(lab, x)  # a label map needs channel_axis
 
 
-# --- numerics: extreme logits, the tails --------------------------------------------------------
+# --- numerics: extreme logits, the tails --------------------------------------
 
 
 @pytest.mark.parametrize("loss", LOSSES, ids=IDS)
@@ -436,11 +439,11 @@ def _mp_dice_sigmoid(y, x, smooth):
     in 60-digit arithmetic."""
     with mpmath.workdps(60):
         p = [1 / (1 + mpmath.exp(-mpmath.mpf(v))) for v in x]
-        i = sum(mpmath.mpf(t) * q for t, q in zip(y, p))
+        i = sum(mpmath.mpf(t) * q for t, q in zip(y, p, strict=True))
         m = sum(mpmath.mpf(t) for t in y) + sum(p) + smooth
         n = 2 * i + smooth
         loss = 1 - n / m
-        g = [(-2 * mpmath.mpf(t) / m + n / m**2) * q * (1 - q) for t, q in zip(y, p)]
+        g = [(-2 * mpmath.mpf(t) / m + n / m**2) * q * (1 - q) for t, q in zip(y, p, strict=True)]
         return float(loss), [float(v) for v in g]
 
 
@@ -463,16 +466,16 @@ def test_a_loss_near_zero_keeps_its_relative_accuracy():
     got = fl.jaccard(y[None], x[None], from_logits=True, smooth=1e-5)
     with mpmath.workdps(60):
         p = [1 / (1 + mpmath.exp(-mpmath.mpf(v))) for v in x]
-        i = sum(mpmath.mpf(t) * q for t, q in zip(y, p))
-        fp = sum((1 - mpmath.mpf(t)) * q for t, q in zip(y, p))
-        fn = sum(mpmath.mpf(t) * (1 - q) for t, q in zip(y, p))
+        i = sum(mpmath.mpf(t) * q for t, q in zip(y, p, strict=True))
+        fp = sum((1 - mpmath.mpf(t)) * q for t, q in zip(y, p, strict=True))
+        fn = sum(mpmath.mpf(t) * (1 - q) for t, q in zip(y, p, strict=True))
         s = mpmath.mpf("1e-5")
         want = float(1 - (i + s) / (i + fp + fn + s))
     assert 1e-13 < want < 1e-10
     np.testing.assert_allclose(got, want, rtol=1e-12)
 
 
-# --- classes ---------------------------------------------------------------------------------------
+# --- classes ------------------------------------------------------------------
 
 
 def _per_class(loss, y, p, kw):
@@ -532,8 +535,8 @@ def test_gradients_of_label_maps_match_finite_differences(kw):
     lab = rng.integers(0, shape[ax], [s for d, s in enumerate(shape) if d != ax])
     for loss in LOSSES:
         g = loss.grad(lab, x, reduction="sum", **kw)
-        np.testing.assert_allclose(g, _fd(lambda z: float(loss(lab, z, reduction="sum", **kw)),
-                                          x), rtol=1e-6, atol=1e-10)
+        fd = _fd(lambda z, f=loss: float(f(lab, z, reduction="sum", **kw)), x)
+        np.testing.assert_allclose(g, fd, rtol=1e-6, atol=1e-10)
 
 
 def test_bad_class_keywords_are_named():
@@ -582,7 +585,7 @@ def test_values_outside_the_unit_interval_are_named():
     assert np.isfinite(fl.dice(np.full((2, 5), 0.3), np.full((2, 5), 7.0), from_logits=True))
 
 
-# --- threads ----------------------------------------------------------------------------------------
+# --- threads ------------------------------------------------------------------
 
 
 @pytest.mark.parametrize("shape,kw", [
@@ -612,7 +615,7 @@ def test_every_way_of_sharing_the_work_gives_the_same_bits(shape, kw, labels):
             results.append([*fl.tversky.loss_grad(y, x, sample_weight=w, reduction="none", **kw),
                             *fl.dice.loss_grad(y, x, **kw), fl.jaccard(y, x, **kw)])
     for other in results[1:]:
-        for a, b in zip(results[0], other):
+        for a, b in zip(results[0], other, strict=True):
             np.testing.assert_array_equal(a, b)
     np.testing.assert_allclose(results[0][0],
                                reference.loss_grad("tversky", y, x, sample_weight=w,

@@ -62,6 +62,8 @@ class OverlapLoss(Loss):
 
     kind = "overlap"
     unit = "sample"
+    no_hessian_reason = ("every element of a sample enters its sums, so the hessian is not "
+                         "diagonal")
     SHAPES = {"test": [(3, 7), (2, 3, 4, 5), LabelMap((2, 4, 6, 3))],
               "fd": (2, 3, 5), "empty": (0, 3, 4), "threads": (3, 2, 110, 110),
               "leak": LabelMap((4, 3, 8, 8)),
@@ -257,12 +259,12 @@ blocks: the result does not depend on the thread count.
 """
 
 _EQUIV_NOTE = (
-    "MONAI (channel-first, batch=False): smooth_nr / smooth_dr as there "
-    "(default 1e-5), channel_axis=1, from_logits=True for sigmoid/softmax=True "
-    "(multilabel=True for sigmoid with several classes), include_background and "
-    "weight=class_weight alike.  Keras (axis=None pools the batch): smooth=0, smooth_dr=1e-7 "
-    "on y_pred[None] (one sample); per-sample Keras (axis=(1, 2, ...)) is the same without "
-    "[None].")
+    "MONAI (channel-first, batch=False): channel_axis=1; its sigmoid=True / softmax=True "
+    "are from_logits=True (multilabel=True for a sigmoid over several classes); "
+    "to_onehot_y: pass the label map itself; include_background alike; weight=w is "
+    "class_weight=w (with include_background=False MONAI's w has C - 1 entries: "
+    "class_weight=[1, *w]).  Keras's axis=None pools the batch into one score: pass "
+    "y_true[None], y_pred[None].")
 
 dice = register(OverlapLoss(
     "dice", aliases=("dice_loss",), coef=lambda prm: (2.0, 1.0, 1.0),
@@ -277,9 +279,10 @@ dice = register(OverlapLoss(
             "smooth_dr = smooth by default;\ndl/dp = -2 t / M + (2 I + smooth_nr) / M^2,  "
             "M the denominator.",
     y_true_doc=_Y, y_pred_doc=_P, notes=_NOTES,
-    equivalents="monai.losses.DiceLoss(smooth_nr=s, smooth_dr=s); "
-                "keras.losses.Dice (smooth=0, smooth_dr=1e-7); optax.losses.dice_loss "
-                "(smooth=s) is dice with smooth=2 s.  " + _EQUIV_NOTE,
+    equivalents="monai.losses.DiceLoss(smooth_nr=a, smooth_dr=b) is dice(smooth_nr=a, "
+                "smooth_dr=b) (MONAI's default: smooth=1e-5); keras.losses.Dice is "
+                "smooth=0, smooth_dr=1e-7; optax.losses.dice_loss(smooth=s) is dice with "
+                "smooth=2 s (or tversky with smooth=s).  " + _EQUIV_NOTE,
 ))
 
 jaccard = register(OverlapLoss(
@@ -291,8 +294,8 @@ jaccard = register(OverlapLoss(
     formula="I = sum t p;  l = 1 - (I + smooth_nr) / (sum t + sum p - I + smooth_dr);\n"
             "dl/dp = -t / M + (I + smooth_nr) (1 - t) / M^2,  M the denominator.",
     y_true_doc=_Y, y_pred_doc=_P, notes=_NOTES,
-    equivalents="monai.losses.DiceLoss(jaccard=True, smooth_nr=s, smooth_dr=s) is jaccard "
-                "with smooth_nr = s / 2, smooth_dr = s / 2 (MONAI doubles numerator and "
+    equivalents="monai.losses.DiceLoss(jaccard=True, smooth_nr=a, smooth_dr=b) is jaccard "
+                "with smooth_nr=a / 2, smooth_dr=b / 2 (MONAI doubles numerator and "
                 "denominator); tversky(alpha=1, beta=1) is jaccard.  " + _EQUIV_NOTE,
 ))
 
@@ -312,9 +315,11 @@ tversky = register(OverlapLoss(
             "l = 1 - (TP + smooth_nr) / (TP + alpha FP + beta FN + smooth_dr);\n"
             "dl/dp = -t / M + (TP + smooth_nr) (t + alpha (1 - t) - beta t) / M^2.",
     y_true_doc=_Y, y_pred_doc=_P, notes=_NOTES,
-    equivalents="monai.losses.TverskyLoss(alpha, beta, smooth_nr, smooth_dr); "
-                "keras.losses.Tversky(alpha, beta) (smooth=0, smooth_dr=1e-7); "
-                "optax.losses.dice_loss(alpha, beta, smooth) (channel-last, class "
-                "weights alike).  alpha = beta = 0.5 with smooth s is dice with smooth 2 s; "
-                "alpha = beta = 1 is jaccard.  " + _EQUIV_NOTE,
+    equivalents="monai.losses.TverskyLoss(alpha, beta, smooth_nr, smooth_dr) alike; "
+                "keras.losses.Tversky(alpha, beta) is smooth=0, smooth_dr=1e-7; "
+                "optax.losses.dice_loss(alpha, beta, smooth, class_weights, "
+                "ignore_background) is tversky with channel_axis=-1, from_logits=True, "
+                "class_weight, include_background=not ignore_background.  alpha = beta = 0.5 "
+                "with smooth s is dice with smooth 2 s; alpha = beta = 1 is jaccard.  "
+                + _EQUIV_NOTE,
 ))
