@@ -17,6 +17,7 @@ import tracemalloc
 import mpmath
 import numpy as np
 import pytest
+from helpers import central_differences as _fd
 
 import fastloss as fl
 from fastloss import reference
@@ -27,16 +28,6 @@ IDS = [loss.name for loss in LOSSES]
 
 def _onehot(labels, C, axis=1):
     return np.moveaxis(np.eye(C)[labels], -1, axis)
-
-
-def _fd(f, p, h=1e-6):
-    g = np.empty_like(p)
-    for idx in np.ndindex(p.shape):
-        up, dn = p.copy(), p.copy()
-        up[idx] += h
-        dn[idx] -= h
-        g[idx] = (f(up) - f(dn)) / (2 * h)
-    return g
 
 
 # --- definitions and the shapes a sample may take -----------------------------
