@@ -8,6 +8,8 @@ its elements, so these losses have a loop shape of their own, OverlapLoss,
 with two passes per sample (fastloss/_kernels/_overlap.pyx.tp).
 """
 
+import math
+
 import numpy as np
 
 from fastloss._core import config, dispatch
@@ -89,7 +91,7 @@ class OverlapLoss(Loss):
             if not prm["include_background"]:
                 raise ValueError("include_background=False needs channel_axis (the axis of "
                                  "y_pred that holds the classes, class 0 the background)")
-            return 1, 1, int(np.prod(yp.shape[1:], dtype=np.int64)), None
+            return 1, 1, math.prod(yp.shape[1:]), None
         if not -yp.ndim <= ax < yp.ndim or ax % yp.ndim == 0:
             raise ValueError(
                 f"channel_axis={ax} must name an axis of y_pred other than the first (the "
@@ -102,8 +104,8 @@ class OverlapLoss(Loss):
         if not prm["include_background"] and C < 2:
             raise ValueError("include_background=False leaves no class: y_pred has one class "
                              f"along channel_axis (shape {yp.shape})")
-        outer = int(np.prod(yp.shape[1:ax], dtype=np.int64))
-        inner = int(np.prod(yp.shape[ax + 1:], dtype=np.int64))
+        outer = math.prod(yp.shape[1:ax])
+        inner = math.prod(yp.shape[ax + 1:])
         return outer, C, inner, ax
 
     def _targets(self, y_true, yp, ax, C):
@@ -125,6 +127,8 @@ class OverlapLoss(Loss):
     def _class_factors(self, prm, C):
         """cw_c / classes counted, 0 for a class left out (float64, (C,))."""
         cw = prm["class_weight"]
+        if cw is None and prm["include_background"]:
+            return np.full(C, 1.0 / C)
         if isinstance(cw, dict):
             cw = V.class_weights_from_dict(cw, C)
         if cw is None:
