@@ -385,6 +385,14 @@ def test_bad_label_maps_are_named():
         fl.dice(lab, x)  # a label map needs channel_axis
 
 
+def test_float32_label_maps_of_more_than_2_to_the_24_classes_are_refused():
+    # Labels are compared as floats, exact below 2**24 in float32; a
+    # zero-stride view costs no memory and is refused before any copy.
+    x = np.broadcast_to(np.float32(0.5), (1, 2**24 + 1))
+    with pytest.raises(ValueError, match="needs float64 scores"):
+        fl.dice(np.zeros(1, int), x, channel_axis=1)
+
+
 # --- numerics: extreme logits, the tails --------------------------------------
 
 

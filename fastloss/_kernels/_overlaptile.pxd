@@ -52,6 +52,17 @@ cdef inline void label_range(const Py_ssize_t* lb, Py_ssize_t m, double* rg) noe
     widen(rg, <double>lo, <double>hi)
 
 
+cdef inline void labels_as(const Py_ssize_t* lb, Py_ssize_t k, floating* lf) noexcept nogil:
+    # lf[j] = lb[j] as a float, converted once per chunk, so that each class
+    # compares floats (one vector compare) instead of 64-bit integers.  Exact
+    # for labels below 2**24 (float32; callers keep C below that); a larger,
+    # out-of-range label rounds to a value >= 2**24, never to a class index,
+    # and is reported by the range check anyway.
+    cdef Py_ssize_t j
+    for j in range(k):
+        lf[j] = <floating>lb[j]
+
+
 cdef inline void tile_sums(
     const geom* G, const floating* xs, const floating* ys, Py_ssize_t cs, const Py_ssize_t* lb,
     floating* ps, Py_ssize_t pcs, Py_ssize_t m, double* part, double* rg,
@@ -68,13 +79,13 @@ cdef inline void tile_sums(
     cdef floating tI[CHUNK]
     cdef floating tF[CHUNK]
     cdef floating tN[CHUNK]
+    cdef floating lf[CHUNK]
     cdef floating mx[CHUNK]
     cdef floating sv[CHUNK]
     cdef const floating* xc
     cdef const floating* yc = NULL
-    cdef const Py_ssize_t* lc = NULL
     cdef floating* pc
-    cdef floating v, e, r, p, q, t, one = 1
+    cdef floating v, e, r, p, q, t, cf, one = 1
     cdef double aI[8]
     cdef double aF[8]
     cdef double aN[8]
@@ -84,7 +95,7 @@ cdef inline void tile_sums(
     while j0 < m:
         k = min(<Py_ssize_t>CHUNK, m - j0)
         if labels:
-            lc = lb + j0
+            labels_as(lb + j0, k, lf)
         if G.act == ACT_SOFTMAX:
             # per pixel: the class maximum (NaN skipped: it reappears in the
             # exp), exp(x - max) stored at ps, their sum, then its reciprocal
@@ -106,6 +117,7 @@ cdef inline void tile_sums(
             for j in range(k):
                 sv[j] = one / sv[j]
         for c in range(C):
+            cf = <floating>c
             xc = xs + c * cs + j0
             if not labels:
                 yc = ys + c * cs + j0
@@ -115,7 +127,7 @@ cdef inline void tile_sums(
                     for j in range(k):
                         p = pc[j] * sv[j]
                         pc[j] = p
-                        t = <floating>(lc[j] == c)
+                        t = <floating>(lf[j] == cf)
                         tI[j] = t * p
                         tF[j] = p - t * p
                         tN[j] = t * (one - p)
@@ -139,7 +151,7 @@ cdef inline void tile_sums(
                         p = r if v >= 0 else e * r
                         q = e * r if v >= 0 else r
                         pc[j] = p * q
-                        t = <floating>(lc[j] == c)
+                        t = <floating>(lf[j] == cf)
                         tI[j] = t * p
                         tF[j] = p - t * p
                         tN[j] = t * q
@@ -159,7 +171,7 @@ cdef inline void tile_sums(
                 if labels:
                     for j in range(k):
                         p = xc[j]
-                        t = <floating>(lc[j] == c)
+                        t = <floating>(lf[j] == cf)
                         tI[j] = t * p
                         tF[j] = p - t * p
                         tN[j] = t * (one - p)
@@ -198,69 +210,67 @@ cdef inline void tile_grad(
     # Pass 2 over a tile: gi + c gcs holds what pass 1 stored, go + c gcs
     # receives the gradient (go may be gi); G = A[c] + B[c] t is dL/dp
     # (weights included).
-    cdef Py_ssize_t C = G.C, c, j, j0, k
+    cdef Py_ssize_t C = G.C, c, j, j0 = 0, k
     cdef floating dot[CHUNK]
+    cdef floating lf[CHUNK]
     cdef const floating* yc = NULL
-    cdef const Py_ssize_t* lc = NULL
     cdef const floating* gc
     cdef floating* oc
-    cdef floating a, b
+    cdef floating a, b, cf
     cdef bint labels = lb != NULL
-    if G.act == ACT_SOFTMAX:
-        # g_c = p_c (G_c - sum_k G_k p_k), per chunk of pixels
-        j0 = 0
-        while j0 < m:
-            k = min(<Py_ssize_t>CHUNK, m - j0)
-            if labels:
-                lc = lb + j0
+    # chunks for the stack buffers (softmax dots, float labels); else one
+    cdef Py_ssize_t step = CHUNK if labels or G.act == ACT_SOFTMAX else m
+    while j0 < m:
+        k = min(step, m - j0)
+        if labels:
+            labels_as(lb + j0, k, lf)
+        if G.act == ACT_SOFTMAX:
+            # g_c = p_c (G_c - sum_k G_k p_k)
             for j in range(k):
                 dot[j] = 0
             for c in range(C):
                 a = A[c]
                 b = B[c]
+                cf = <floating>c
                 gc = gi + c * gcs + j0
                 if labels:
                     for j in range(k):
-                        dot[j] = dot[j] + (a + b * <floating>(lc[j] == c)) * gc[j]
+                        dot[j] = dot[j] + (a + b * <floating>(lf[j] == cf)) * gc[j]
                 else:
                     yc = ys + c * cs + j0
                     for j in range(k):
                         dot[j] = dot[j] + (a + b * yc[j]) * gc[j]
-            for c in range(C):
-                a = A[c]
-                b = B[c]
-                gc = gi + c * gcs + j0
-                oc = go + c * gcs + j0
+        for c in range(C):
+            a = A[c]
+            b = B[c]
+            cf = <floating>c
+            gc = gi + c * gcs + j0
+            oc = go + c * gcs + j0
+            if not labels:
+                yc = ys + c * cs + j0
+            if G.act == ACT_SOFTMAX:
                 if labels:
                     for j in range(k):
-                        oc[j] = gc[j] * ((a + b * <floating>(lc[j] == c)) - dot[j])
+                        oc[j] = gc[j] * ((a + b * <floating>(lf[j] == cf)) - dot[j])
                 else:
-                    yc = ys + c * cs + j0
                     for j in range(k):
                         oc[j] = gc[j] * ((a + b * yc[j]) - dot[j])
-            j0 += k
-        return
-    for c in range(C):
-        a = A[c]
-        b = B[c]
-        gc = gi + c * gcs
-        oc = go + c * gcs
-        if not labels:
-            yc = ys + c * cs
-        if G.act == ACT_SIGMOID:
-            if labels:
-                for j in range(m):
-                    oc[j] = (a + b * <floating>(lb[j] == c)) * gc[j]
+            elif G.act == ACT_SIGMOID:
+                if labels:
+                    for j in range(k):
+                        oc[j] = (a + b * <floating>(lf[j] == cf)) * gc[j]
+                else:
+                    for j in range(k):
+                        oc[j] = (a + b * yc[j]) * gc[j]
             else:
-                for j in range(m):
-                    oc[j] = (a + b * yc[j]) * gc[j]
-        else:
-            if labels:
-                for j in range(m):
-                    oc[j] = a + b * <floating>(lb[j] == c)
-            else:
-                for j in range(m):
-                    oc[j] = a + b * yc[j]
+                if labels:
+                    for j in range(k):
+                        oc[j] = a + b * <floating>(lf[j] == cf)
+                else:
+                    for j in range(k):
+                        oc[j] = a + b * yc[j]
+        j0 += k
+
 
 cdef inline void transpose_in(const floating* src, Py_ssize_t m, Py_ssize_t C,
                               floating* tile) noexcept nogil:

@@ -157,6 +157,10 @@ class OverlapLoss(Loss):
         else:
             dtype = V.float_dtype(yp)
             y, lab = None, V.int_labels(yt, C, "y_true")
+        if lab is not None and dtype == np.float32 and C > 2**24:
+            # the kernel compares labels as floats, exact below 2**24
+            raise ValueError(f"a label map of {C} classes (more than 2**24) needs float64 "
+                             "scores: pass y_pred as float64")
         p = V.contiguous(yp, dtype)
         cwk = self._class_factors(prm, C)
         logits = prm["from_logits"]
