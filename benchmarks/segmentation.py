@@ -5,8 +5,10 @@ For each case, value + gradient (reduction="mean") of dice, jaccard and
 tversky from logits, of binary_crossentropy(from_logits=True) on the same
 logits (with the dense targets of y_pred's shape: one-hot for a label map),
 and of fastloss.peers.segmentation's torch composite (sigmoid or softmax,
-sums, ratio, backward), timed interleaved in one run (best of --repeat
-rounds), so the ratios hold on a busy machine.  Prints a Markdown table.
+sums, ratio, backward), timed interleaved (best of --repeat rounds), so the
+ratios of a run hold better than its times on a busy machine; with --runs N
+the table gives the best time of each over N runs and the range of the
+ratios.  Prints a Markdown table.
 Run as a script it imports the *installed* fastloss.
 """
 
@@ -51,7 +53,16 @@ def implementations(y, dense, x):
     return impls
 
 
-def run(dtypes, threads, repeat, progress=None):
+def _ratios(secs):
+    """(torch / dice, dice / bce) of one timing run."""
+    return (secs["torch"] / secs["dice"] if "torch" in secs else float("nan"),
+            secs["dice"] / secs["bce"])
+
+
+def run(dtypes, threads, repeat, runs=1, progress=None):
+    """One row per case: the best time of each implementation over `runs`
+    timing runs (each interleaved, best of `repeat` rounds) and the range of
+    the two ratios over the runs."""
     rows = []
     for label, shape, kind in CASES:
         for dt in dtypes:
@@ -60,24 +71,37 @@ def run(dtypes, threads, repeat, progress=None):
             for nt in threads:
                 if progress:
                     progress(f"{label} {shape} {kind} {dt} threads={nt}")
+                timings = []
                 with fl.threads(nt):
-                    secs = _bench.time_impls(impls, repeat)
+                    for _ in range(runs):
+                        timings.append(_bench.time_impls(impls, repeat))
+                best = {k: min(t[k] for t in timings) for k in timings[0]}
+                ratios = [_ratios(t) for t in timings]
                 rows.append({"case": label, "shape": shape, "targets": kind, "dtype": dt,
-                             "threads": nt, "seconds": secs})
+                             "threads": nt, "seconds": best,
+                             "torch_over_dice": (min(r[0] for r in ratios),
+                                                 max(r[0] for r in ratios)),
+                             "dice_over_bce": (min(r[1] for r in ratios),
+                                               max(r[1] for r in ratios))})
     return rows
 
 
 def table(rows):
     names = ["dice", "jaccard", "tversky", "bce", "torch"]
     head = ["case", "targets", "dtype", "thr"] + names + ["torch / dice", "dice / bce"]
+
+    def span(lo_hi, fmt):
+        lo, hi = lo_hi
+        return fmt.format(lo) if f"{lo:.2f}" == f"{hi:.2f}" else (fmt + "-" + fmt).format(lo, hi)
+
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for r in rows:
         s = r["seconds"]
         cells = [f"{r['case']} {'x'.join(map(str, r['shape']))}", r["targets"], r["dtype"],
                  str(r["threads"])]
         cells += [f"{s[k] * 1e3:.2f}" if k in s else "" for k in names]
-        cells.append(f"{s['torch'] / s['dice']:.1f}x" if "torch" in s else "")
-        cells.append(f"{s['dice'] / s['bce']:.2f}")
+        cells.append(span(r["torch_over_dice"], "{:.1f}") + "x" if "torch" in s else "")
+        cells.append(span(r["dice_over_bce"], "{:.2f}"))
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
@@ -87,9 +111,12 @@ def main(argv=None):
     ap.add_argument("--dtypes", default="float32,float64")
     ap.add_argument("--threads", default="1", help="comma list of thread counts")
     ap.add_argument("--repeat", type=int, default=7, help="timing rounds (best kept)")
+    ap.add_argument("--runs", type=int, default=1,
+                    help="timing runs per case: times are the best over the runs, ratios "
+                         "the range over them")
     args = ap.parse_args(argv)
     rows = run(args.dtypes.split(","), [int(t) for t in args.threads.split(",")], args.repeat,
-               progress=lambda m: print(m, file=sys.stderr))
+               args.runs, progress=lambda m: print(m, file=sys.stderr))
     print(f"Times in ms (value + gradient, reduction='mean'); {_bench.machine()}")
     print()
     print(table(rows))
