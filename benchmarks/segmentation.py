@@ -14,6 +14,7 @@ Run as a script it imports the *installed* fastloss.
 
 import argparse
 import sys
+import time
 
 import numpy as np
 
@@ -59,10 +60,11 @@ def _ratios(secs):
             secs["dice"] / secs["bce"])
 
 
-def run(dtypes, threads, repeat, runs=1, progress=None):
+def run(dtypes, threads, repeat, runs=1, cpu=False, progress=None):
     """One row per case: the best time of each implementation over `runs`
     timing runs (each interleaved, best of `repeat` rounds) and the range of
-    the two ratios over the runs."""
+    the two ratios over the runs.  cpu: CPU time instead of wall time for the
+    single-threaded cases."""
     rows = []
     for label, shape, kind in CASES:
         for dt in dtypes:
@@ -74,7 +76,8 @@ def run(dtypes, threads, repeat, runs=1, progress=None):
                 timings = []
                 with fl.threads(nt):
                     for _ in range(runs):
-                        timings.append(_bench.time_impls(impls, repeat))
+                        clock = time.process_time if cpu and nt == 1 else time.perf_counter
+                        timings.append(_bench.time_impls(impls, repeat, clock))
                 best = {k: min(t[k] for t in timings) for k in timings[0]}
                 ratios = [_ratios(t) for t in timings]
                 rows.append({"case": label, "shape": shape, "targets": kind, "dtype": dt,
@@ -111,13 +114,17 @@ def main(argv=None):
     ap.add_argument("--dtypes", default="float32,float64")
     ap.add_argument("--threads", default="1", help="comma list of thread counts")
     ap.add_argument("--repeat", type=int, default=7, help="timing rounds (best kept)")
+    ap.add_argument("--cpu-time", action="store_true",
+                    help="time one-thread cases by CPU time (time.process_time), which a "
+                         "busy machine distorts less than wall time")
     ap.add_argument("--runs", type=int, default=1,
                     help="timing runs per case: times are the best over the runs, ratios "
                          "the range over them")
     args = ap.parse_args(argv)
     rows = run(args.dtypes.split(","), [int(t) for t in args.threads.split(",")], args.repeat,
-               args.runs, progress=lambda m: print(m, file=sys.stderr))
-    print(f"Times in ms (value + gradient, reduction='mean'); {_bench.machine()}")
+               args.runs, args.cpu_time, progress=lambda m: print(m, file=sys.stderr))
+    clock = "CPU time for one thread" if args.cpu_time else "wall time"
+    print(f"Times in ms ({clock}; value + gradient, reduction='mean'); {_bench.machine()}")
     print()
     print(table(rows))
 
