@@ -272,32 +272,20 @@ cdef inline void tile_grad(
         j0 += k
 
 
-cdef inline void transpose_in(const floating* src, Py_ssize_t m, Py_ssize_t C,
-                              floating* tile) noexcept nogil:
-    # tile[c m + j] = src[j C + c]: m pixels of C interleaved classes as C
-    # planes.  The loop order that measured faster here: rows of the tile for
-    # a few classes (strided reads from few cache lines), pixel by pixel for
-    # many.
+cdef inline void transpose(const floating* src, floating* dst, Py_ssize_t m, Py_ssize_t C,
+                           bint to_planes) noexcept nogil:
+    # to_planes: dst[c m + j] = src[j C + c], m pixels of C interleaved classes
+    # as C planes; else the way back, dst[j C + c] = src[c m + j].  The loop
+    # order that measured faster here: plane by plane for a few classes
+    # (strided accesses to few cache lines), pixel by pixel for many.
     cdef Py_ssize_t c, j
+    cdef Py_ssize_t sj = C if to_planes else 1, sc = 1 if to_planes else m
+    cdef Py_ssize_t dj = 1 if to_planes else C, dc = m if to_planes else 1
     if C <= 8:
         for c in range(C):
             for j in range(m):
-                tile[c * m + j] = src[j * C + c]
+                dst[j * dj + c * dc] = src[j * sj + c * sc]
     else:
         for j in range(m):
             for c in range(C):
-                tile[c * m + j] = src[j * C + c]
-
-
-cdef inline void transpose_out(const floating* tile, Py_ssize_t m, Py_ssize_t C,
-                               floating* dst) noexcept nogil:
-    # dst[j C + c] = tile[c m + j]: C planes of m pixels back to interleaved classes
-    cdef Py_ssize_t c, j
-    if C <= 8:
-        for c in range(C):
-            for j in range(m):
-                dst[j * C + c] = tile[c * m + j]
-    else:
-        for j in range(m):
-            for c in range(C):
-                dst[j * C + c] = tile[c * m + j]
+                dst[j * dj + c * dc] = src[j * sj + c * sc]
