@@ -244,6 +244,12 @@ gaussian_kl: Loss[tuple[_Array, _Array]]
 vae_kl: Loss[tuple[_Array, _Array]]
 reconstruction: Loss[_Array]
 asymmetric_squared: Loss[_Array]
+# --- segmentation --------------------------------------------------------------------
+dice: Loss[_Array]
+dice_loss: Loss[_Array]
+jaccard: Loss[_Array]
+soft_iou: Loss[_Array]
+tversky: Loss[_Array]
 
 __all__ = [
     "Loss",
@@ -294,4 +300,10 @@ __all__ = [
     "gaussian_kl",
     "reconstruction",
     "vae_kl",
+    # segmentation
+    "dice",
+    "dice_loss",
+    "jaccard",
+    "soft_iou",
+    "tversky",
 ]

@@ -102,30 +102,34 @@ def applicable(impls, inputs):
     return out
 
 
-def _calibrate(fn, target=0.02):
+def _calibrate(fn, target=0.02, clock=time.perf_counter):
     """Calls per timing so one timing lasts about `target` seconds."""
     number = 1
     while True:
-        t0 = time.perf_counter()
+        t0 = clock()
         for _ in range(number):
             fn()
-        dt = time.perf_counter() - t0
+        dt = clock() - t0
         if dt >= target or number >= 1 << 20:
             return number
         number *= 2 if dt > target / 10 else 10
 
 
-def time_impls(fns, repeat=5):
-    """Best seconds per call of each zero-argument function, interleaved."""
-    numbers = {k: _calibrate(f) for k, f in fns.items()}
+def time_impls(fns, repeat=5, clock=time.perf_counter):
+    """Best seconds per call of each zero-argument function, interleaved.
+
+    clock: time.perf_counter (wall time), or time.process_time for the CPU
+    time of single-threaded code on a machine shared with other jobs (time
+    spent descheduled does not count)."""
+    numbers = {k: _calibrate(f, clock=clock) for k, f in fns.items()}
     best = dict.fromkeys(fns, float("inf"))
     for _ in range(repeat):
         for k, f in fns.items():
             n = numbers[k]
-            t0 = time.perf_counter()
+            t0 = clock()
             for _ in range(n):
                 f()
-            best[k] = min(best[k], (time.perf_counter() - t0) / n)
+            best[k] = min(best[k], (clock() - t0) / n)
     return best
 
 

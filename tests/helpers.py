@@ -88,3 +88,14 @@ def float_inputs(loss, inputs):
 def tol(dtype):
     """rtol/atol for comparisons against the float64 NumPy reference."""
     return {"rtol": 2e-5, "atol": 2e-6} if dtype == np.float32 else {"rtol": 1e-11, "atol": 1e-13}
+
+
+def central_differences(f, p, h=1e-6):
+    """Central differences of the scalar f(p) w.r.t. every element of the array p."""
+    g = np.empty_like(p)
+    for idx in np.ndindex(p.shape):
+        up, dn = p.copy(), p.copy()
+        up[idx] += h
+        dn[idx] -= h
+        g[idx] = (f(up) - f(dn)) / (2 * h)
+    return g

@@ -107,6 +107,10 @@ class Loss:
     #: not just the sum of the sample weights (or the number of units); a
     #: callable prm -> bool when that depends on the keywords.
     data_weights = False
+    #: Why a loss declared with hessian=False has no `.grad_hess` (for its
+    #: error message and docstring); loop shapes whose hessian is not
+    #: diagonal say so instead.
+    no_hessian_reason = "it is zero almost everywhere"
 
     def __init__(self, name, *, inputs=None, wrt=("y_pred",), aliases=(), params=(),
                  hessian=True, summary="", formula="", y_true_doc="", y_pred_doc="",
@@ -216,7 +220,7 @@ class Loss:
         `.grad`."""
         if not self.has_hessian:
             raise NotImplementedError(
-                f"{self.name} has no meaningful hessian (it is zero almost everywhere); "
+                f"{self.name} has no meaningful hessian ({self.no_hessian_reason}); "
                 "use .grad, or a smooth loss such as huber or log_cosh for boosting"
             )
         if "reduction" in params:
@@ -410,7 +414,7 @@ class Loss:
                "as a tuple of gradients with respect to " + ", ".join(self.wrt))
             + ", `.loss_grad` both from one pass"
             + (", `.grad_hess` per-unit derivatives." if self.has_hessian else
-               "; this loss has no `.grad_hess` (zero hessian)."),
+               f"; this loss has no `.grad_hess` ({self.no_hessian_reason})."),
         ]
         if notes:
             lines += ["", notes.strip()]
