@@ -45,7 +45,11 @@ def _chunked(inputs):
 
 
 def _tol(dtype):
-    return {"rtol": 2e-6, "atol": 1e-7} if dtype == np.float32 else {"rtol": 1e-12,
+    # float32: a few ulps of the largest entry (the blocks' gradients are
+    # rescaled from their own denominator to the whole one: one more rounding,
+    # which cancellation in e.g. a softmax gradient can make visible on the
+    # small entries)
+    return {"rtol": 2e-6, "atol": 1e-6} if dtype == np.float32 else {"rtol": 1e-12,
                                                                       "atol": 1e-15}
 
 
