@@ -7,7 +7,7 @@
 #   prm         the kernel's double parameters, in the order the registry passes them
 #   ws          sample weight * gradient scale: g = ws * dl/dx
 #   g0, g1, g2  the gradient rows, in `wrt` order (unused in mode 0)
-#   scr         a scratch area of this thread (3 d values; used by the general p)
+#   scr         a scratch area of this thread (4 d values; used by the general p)
 #   mode        0: loss only; 1: loss and gradients (a literal at each call site,
 #               so after inlining only what the mode needs is compiled)
 # Each row function sweeps its rows twice: once for the row sums (norms,
@@ -15,9 +15,10 @@
 # from L1; so each input element is read from memory once and each gradient
 # element written once.
 #
-# Row sums use eight interleaved accumulators, folded as a fixed tree: the
-# order of additions depends on d only, so every SIMD level and every thread
-# count computes the same bits; float32 rows are summed in float32 (as the
+# Row sums (fastloss/_src/fl_embed.h, fl_row.h) keep eight (float: sixteen)
+# accumulators in SIMD registers, folded as a fixed tree: the order of
+# additions depends on d only, so every SIMD level and every thread count
+# computes the same bits; float32 rows are summed in float32 (as the
 # row-wise kernels do), the batch sum in float64 (in the loops).
 #
 # Subgradients (torch's, checked against torch autograd in the tests):
@@ -28,6 +29,7 @@
 from libc.math cimport sqrt, sqrtf
 from cython cimport floating
 from fastloss._kernels._numerics cimport f_abs, f_exp, f_log, f_sign
+from fastloss._kernels._rowpoint cimport row_sum
 
 
 cdef inline floating f_sqrt(floating x) noexcept nogil:
@@ -37,93 +39,66 @@ cdef inline floating f_sqrt(floating x) noexcept nogil:
         return sqrt(x)
 
 
-cdef inline floating _fold8(const floating* a) noexcept nogil:
-    return ((a[0] + a[1]) + (a[2] + a[3])) + ((a[4] + a[5]) + (a[6] + a[7]))
+cdef extern from "fl_embed.h" nogil:
+    void fl_dots3(const double* x, const double* y, Py_ssize_t n, double* sxx, double* syy,
+                  double* sxy) noexcept
+    void fl_dots3f(const float* x, const float* y, Py_ssize_t n, float* sxx, float* syy,
+                   float* sxy) noexcept
+    double fl_sqdist(const double* x, const double* y, double e, Py_ssize_t n,
+                     double* u) noexcept
+    float fl_sqdistf(const float* x, const float* y, float e, Py_ssize_t n, float* u) noexcept
+    double fl_absdist(const double* x, const double* y, double e, Py_ssize_t n,
+                      double* u) noexcept
+    float fl_absdistf(const float* x, const float* y, float e, Py_ssize_t n, float* u) noexcept
 
 
-# --- row sums ---------------------------------------------------------------------
+# --- row sums (fastloss/_src/fl_embed.h: accumulators in SIMD registers) ------------
 
 cdef inline void dots3(const floating* x, const floating* y, Py_ssize_t d,
                        floating* sxx, floating* syy, floating* sxy) noexcept nogil:
     # sum x_j^2, sum y_j^2, sum x_j y_j in one sweep
-    cdef floating a[8]
-    cdef floating b[8]
-    cdef floating c[8]
-    cdef Py_ssize_t j, u, d8 = d - d % 8
-    for u in range(8):
-        a[u] = 0
-        b[u] = 0
-        c[u] = 0
-    for j in range(0, d8, 8):
-        for u in range(8):
-            a[u] += x[j + u] * x[j + u]
-            b[u] += y[j + u] * y[j + u]
-            c[u] += x[j + u] * y[j + u]
-    for j in range(d8, d):
-        a[j - d8] += x[j] * x[j]
-        b[j - d8] += y[j] * y[j]
-        c[j - d8] += x[j] * y[j]
-    sxx[0] = _fold8(a)
-    syy[0] = _fold8(b)
-    sxy[0] = _fold8(c)
+    if floating is float:
+        fl_dots3f(x, y, d, sxx, syy, sxy)
+    else:
+        fl_dots3(x, y, d, sxx, syy, sxy)
 
 
 cdef inline floating sqdist(const floating* x, const floating* y, floating e,
-                            Py_ssize_t d) noexcept nogil:
-    # sum_j (x_j - y_j + e)^2: the square of torch's pairwise_distance (p = 2),
-    # which adds eps to every coordinate difference
-    cdef floating a[8]
-    cdef floating t
-    cdef Py_ssize_t j, u, d8 = d - d % 8
-    for u in range(8):
-        a[u] = 0
-    for j in range(0, d8, 8):
-        for u in range(8):
-            t = x[j + u] - y[j + u] + e
-            a[u] += t * t
-    for j in range(d8, d):
-        t = x[j] - y[j] + e
-        a[j - d8] += t * t
-    return _fold8(a)
+                            Py_ssize_t d, floating* u) noexcept nogil:
+    # sum_j u_j^2, u = x - y + e (stored): the square of torch's
+    # pairwise_distance (p = 2), which adds eps to every coordinate difference
+    if floating is float:
+        return fl_sqdistf(x, y, e, d, u)
+    else:
+        return fl_sqdist(x, y, e, d, u)
 
 
 cdef inline floating absdist(const floating* x, const floating* y, floating e,
-                             Py_ssize_t d) noexcept nogil:
-    # sum_j |x_j - y_j + e|: pairwise_distance with p = 1
-    cdef floating a[8]
-    cdef Py_ssize_t j, u, d8 = d - d % 8
-    for u in range(8):
-        a[u] = 0
-    for j in range(0, d8, 8):
-        for u in range(8):
-            a[u] += f_abs(x[j + u] - y[j + u] + e)
-    for j in range(d8, d):
-        a[j - d8] += f_abs(x[j] - y[j] + e)
-    return _fold8(a)
+                             Py_ssize_t d, floating* u) noexcept nogil:
+    # sum_j |u_j|, u = x - y + e (stored): pairwise_distance with p = 1
+    if floating is float:
+        return fl_absdistf(x, y, e, d, u)
+    else:
+        return fl_absdist(x, y, e, d, u)
 
 
 cdef inline floating powdist(const floating* x, const floating* y, floating e, floating p,
-                             Py_ssize_t d, floating* lg) noexcept nogil:
+                             Py_ssize_t d, floating* lg, floating* tmp) noexcept nogil:
     # (sum_j |u_j|^p)^(1/p), u = x - y + e, with |u_j|^p = exp(p log|u_j|)
-    # (log 0 = -inf gives 0); lg_j = log|u_j| is kept for the gradient.  As
-    # torch's norm, no rescaling: |u|^p may overflow where torch's does.
-    cdef floating a[8]
-    cdef Py_ssize_t j, u, d8 = d - d % 8
+    # (log 0 = -inf gives 0); lg_j = log|u_j| is kept for the gradient, tmp
+    # (d values) is scratch.  As torch's norm, no rescaling: |u|^p may
+    # overflow where torch's does.
+    cdef Py_ssize_t j
     for j in range(d):
         lg[j] = f_log(f_abs(x[j] - y[j] + e))
-    for u in range(8):
-        a[u] = 0
-    for j in range(0, d8, 8):
-        for u in range(8):
-            a[u] += f_exp(p * lg[j + u])
-    for j in range(d8, d):
-        a[j - d8] += f_exp(p * lg[j])
-    return f_exp(f_log(_fold8(a)) / p)
+    for j in range(d):
+        tmp[j] = f_exp(p * lg[j])
+    return f_exp(f_log(row_sum(tmp, d)) / p)
 
 
 cdef inline floating _hinge(floating h) noexcept nogil:
     # max(0, h), NaN propagating
-    return h if h > 0 else h * 0
+    return h if h > 0 else h * <floating>0
 
 
 # --- cosine losses ----------------------------------------------------------------
@@ -160,7 +135,7 @@ cdef inline floating cosine_embedding_row(
     #   dcos/dx1 = x2 / D - cos x1 / s1,  dcos/dx2 = x1 / D - cos x2 / s2,  D = sqrt(s1 s2)
     # A label that is neither (NaN; others are rejected before) gives NaN.
     cdef floating eps = <floating>1e-12
-    cdef floating s1, s2, c, rd, cs, h, f, l, r1, r2
+    cdef floating s1, s2, c, rd, cs, h, f, l, fd, r1, r2
     cdef Py_ssize_t j
     dots3(x1, x2, d, &s1, &s2, &c)
     s1 = s1 + eps
@@ -173,17 +148,20 @@ cdef inline floating cosine_embedding_row(
         f = <floating>-1
     elif y == -1:
         l = _hinge(h)
-        f = <floating>1 if h > 0 else h * 0
+        f = <floating>1 if h > 0 else h * <floating>0
     else:
-        l = y * 0 + (y - y)  # NaN (y is NaN here)
+        # NaN (the label is NaN: others are rejected before); 0 for any
+        # other label, as torch
+        l = y - y
         f = l
     if mode != 0:
         f = ws * f
-        r1 = cs / s1
-        r2 = cs / s2
+        fd = f * rd
+        r1 = f * (cs / s1)
+        r2 = f * (cs / s2)
         for j in range(d):
-            g1[j] = f * (x2[j] * rd - r1 * x1[j])
-            g2[j] = f * (x1[j] * rd - r2 * x2[j])
+            g1[j] = fd * x2[j] - r1 * x1[j]
+            g2[j] = fd * x1[j] - r2 * x2[j]
     return l
 
 
@@ -199,7 +177,7 @@ cdef inline floating contrastive_embedding_row(
     # The hinge term has no gradient at D = 0 (torch's norm backward), nor at
     # D >= margin; y D^2 = y sum u_j^2 is smooth everywhere.
     cdef floating e = <floating>prm[1]
-    cdef floating s = sqdist(x1, x2, e, d)
+    cdef floating s = sqdist(x1, x2, e, d, scr)
     cdef floating dist = f_sqrt(s)
     cdef floating h = _hinge(<floating>prm[0] - dist)
     cdef floating ny = <floating>1 - y
@@ -213,17 +191,18 @@ cdef inline floating contrastive_embedding_row(
         for j in range(d):
             u = x1[j] - x2[j] + e
             g1[j] = c * u
-            g2[j] = -(c * u)
+            g2[j] = -c * u
     return y * s + ny * (h * h)
 
 
 cdef inline floating _tdist(const floating* x, const floating* y, floating e, floating p,
-                            Py_ssize_t d, floating* lg, int norm) noexcept nogil:
+                            Py_ssize_t d, floating* u, floating* tmp, int norm) noexcept nogil:
+    # D = ||x - y + e||_p; u: x - y + e (norm 1, 2) or log|x - y + e| (general p)
     if norm == 2:
-        return f_sqrt(sqdist(x, y, e, d))
+        return f_sqrt(sqdist(x, y, e, d, u))
     elif norm == 1:
-        return absdist(x, y, e, d)
-    return powdist(x, y, e, p, d, lg)
+        return absdist(x, y, e, d, u)
+    return powdist(x, y, e, p, d, u, tmp)
 
 
 cdef inline void _normgrad(const floating* x, const floating* y, floating e, floating p,
@@ -234,7 +213,14 @@ cdef inline void _normgrad(const floating* x, const floating* y, floating e, flo
     cdef floating q = p - <floating>1
     cdef Py_ssize_t j
     for j in range(d):
-        lg[j] = (f_sign(x[j] - y[j] + e) * f_exp(q * (lg[j] - ld))) if dist > 0 else dist * 0
+        lg[j] = (f_sign(x[j] - y[j] + e) * f_exp(q * (lg[j] - ld))) if dist > 0 else dist * <floating>0
+
+
+cdef inline floating _tgrad(floating u, int norm) noexcept nogil:
+    # the part of dD/du_j that is not a row factor, from the row the distance
+    # left: u_j (p = 2, 1/D in the row factor), sign(u_j) (p = 1), or already
+    # the whole of it (general p: _normgrad)
+    return f_sign(u) if norm == 1 else u
 
 
 cdef inline floating triplet_row(
@@ -254,72 +240,57 @@ cdef inline floating triplet_row(
     cdef floating e = <floating>prm[2]
     cdef floating pw = <floating>prm[1]
     cdef bint swap = prm[3] != 0
+    # per distance, the row u = x - y + eps (log|u|, then G, for general p)
     cdef floating* lap = scr
     cdef floating* lan = scr + d
     cdef floating* lpn = scr + 2 * d
-    cdef floating dap = _tdist(a, p, e, pw, d, lap, norm)
-    cdef floating dan = _tdist(a, n, e, pw, d, lan, norm)
+    cdef floating* tmp = scr + 3 * d
+    cdef floating dap = _tdist(a, p, e, pw, d, lap, tmp, norm)
+    cdef floating dan = _tdist(a, n, e, pw, d, lan, tmp, norm)
     cdef floating dpn = <floating>0
     cdef floating dneg = dan
     cdef floating s_an = <floating>1
-    cdef floating h, c_ap, c_an, c_pn, uap, uan, upn
+    cdef floating h, c_ap, c_an, c_pn
     cdef Py_ssize_t j
     if swap:
-        dpn = _tdist(p, n, e, pw, d, lpn, norm)
+        dpn = _tdist(p, n, e, pw, d, lpn, tmp, norm)
         # min with torch's tie rule (half each); NaN propagates
         if dpn < dan:
             dneg = dpn
-            s_an = 0
+            s_an = <floating>0
         elif not (dan < dpn):
             dneg = (dan + dpn) * <floating>0.5
             s_an = <floating>0.5
     h = <floating>prm[0] + dap - dneg
     if mode != 0:
-        c_ap = ws if h > 0 else h * 0
+        c_ap = ws if h > 0 else h * <floating>0
         c_an = c_ap * s_an
         c_pn = c_ap - c_an
         if norm == 2:
             # G = u / D, and 0 at D = 0
-            c_ap = c_ap / dap if dap > 0 else c_ap * 0
-            c_an = c_an / dan if dan > 0 else c_an * 0
-            c_pn = c_pn / dpn if dpn > 0 else c_pn * 0
+            c_ap = c_ap / dap if dap > 0 else c_ap * <floating>0
+            c_an = c_an / dan if dan > 0 else c_an * <floating>0
+            c_pn = c_pn / dpn if dpn > 0 else c_pn * <floating>0
         if norm == 0:
             _normgrad(a, p, e, pw, dap, lap, d)
             _normgrad(a, n, e, pw, dan, lan, d)
             if swap:
                 _normgrad(p, n, e, pw, dpn, lpn, d)
-        if norm == 0 and swap:
+        # One loop per gradient row: a loop storing all three would need
+        # more run-time alias checks than GCC versions a loop for (10), and
+        # would stay scalar.  The rows u (or G) are in L1.
+        for j in range(d):
+            ga[j] = c_ap * _tgrad(lap[j], norm) - c_an * _tgrad(lan[j], norm)
+        if swap:
             for j in range(d):
-                ga[j] = c_ap * lap[j] - c_an * lan[j]
-                gp[j] = -(c_ap * lap[j]) - c_pn * lpn[j]
-                gn[j] = c_an * lan[j] + c_pn * lpn[j]
-        elif norm == 0:
+                gp[j] = -c_ap * _tgrad(lap[j], norm) - c_pn * _tgrad(lpn[j], norm)
             for j in range(d):
-                ga[j] = c_ap * lap[j] - c_an * lan[j]
-                gp[j] = -(c_ap * lap[j])
-                gn[j] = c_an * lan[j]
-        elif swap:
-            for j in range(d):
-                uap = a[j] - p[j] + e
-                uan = a[j] - n[j] + e
-                upn = p[j] - n[j] + e
-                if norm == 1:
-                    uap = f_sign(uap)
-                    uan = f_sign(uan)
-                    upn = f_sign(upn)
-                ga[j] = c_ap * uap - c_an * uan
-                gp[j] = -(c_ap * uap) - c_pn * upn
-                gn[j] = c_an * uan + c_pn * upn
+                gn[j] = c_an * _tgrad(lan[j], norm) + c_pn * _tgrad(lpn[j], norm)
         else:
             for j in range(d):
-                uap = a[j] - p[j] + e
-                uan = a[j] - n[j] + e
-                if norm == 1:
-                    uap = f_sign(uap)
-                    uan = f_sign(uan)
-                ga[j] = c_ap * uap - c_an * uan
-                gp[j] = -(c_ap * uap)
-                gn[j] = c_an * uan
+                gp[j] = -c_ap * _tgrad(lap[j], norm)
+            for j in range(d):
+                gn[j] = c_an * _tgrad(lan[j], norm)
     return _hinge(h)
 
 
@@ -333,4 +304,4 @@ cdef inline void margin_ranking_point(floating x1, floating x2, floating y,
     #   else 0 (also at u == 0, as torch);  dl/dx2 = -dl/dx1.
     cdef floating u = <floating>prm[0] - y * (x1 - x2)
     l[0] = _hinge(u)
-    g[0] = -y if u > 0 else u * 0
+    g[0] = -y if u > 0 else u * <floating>0
