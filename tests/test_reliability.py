@@ -226,7 +226,7 @@ BAD_VALUES = {
 def _input_name(loss, which):
     """The name a pair loss gives its input `which` ("y_true" or "y_pred" by
     position; e.g. contrastive's second input is "distance")."""
-    return dict(zip(("y_true", "y_pred"), loss.inputs)).get(which, which)
+    return dict(zip(("y_true", "y_pred"), loss.inputs, strict=False)).get(which, which)
 
 
 def _domain_cases():

@@ -131,10 +131,12 @@ cdef inline floating cosine_embedding_row(
         Py_ssize_t d, const double* prm, floating ws, floating* g1, floating* g2,
         floating* g3, floating* scr, int mode) noexcept nogil:
     # prm = (margin,).  torch cosine_embedding_loss: cos = x1.x2 / sqrt(s1 s2),
-    # s_k = ||x_k||^2 + 1e-12;  y = 1: 1 - cos;  y = -1: max(0, cos - margin).
+    # s_k = ||x_k||^2 + eps;  y = 1: 1 - cos;  y = -1: max(0, cos - margin).
+    # eps is torch's EPSILON, 1e-12 rounded to float32 (9.99999996e-13: what
+    # torch adds, also in float64; it sets the gradient of a zero vector).
     #   dcos/dx1 = x2 / D - cos x1 / s1,  dcos/dx2 = x1 / D - cos x2 / s2,  D = sqrt(s1 s2)
     # A label that is neither (NaN; others are rejected before) gives NaN.
-    cdef floating eps = <floating>1e-12
+    cdef floating eps = <floating><float>1e-12
     cdef floating s1, s2, c, rd, cs, h, f, l, fd, r1, r2
     cdef Py_ssize_t j
     dots3(x1, x2, d, &s1, &s2, &c)

@@ -169,7 +169,8 @@ cosine_embedding = register(FeatureRowLoss(
         _normal_rows(rng, shape, dtype), _normal_rows(rng, shape, dtype),
         rng.choice([-1.0, 1.0], size=shape[:-1]).astype(dtype)),
     summary="Cosine embedding loss (torch's cosine_embedding_loss).",
-    formula="cos = x1 . x2 / sqrt((x1 . x1 + 1e-12) (x2 . x2 + 1e-12));\n"
+    formula="cos = x1 . x2 / sqrt((x1 . x1 + e) (x2 . x2 + e)), e = 1e-12 (as torch: "
+            "its float32 value, 9.99999996e-13);\n"
             "l = 1 - cos if y = 1,  max(0, cos - margin) if y = -1;\n"
             "dcos/dx1 = x2 / D - cos x1 / s1 (s1 = x1 . x1 + 1e-12, D = sqrt(s1 s2)), and "
             "symmetrically for x2.",

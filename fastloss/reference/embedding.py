@@ -14,8 +14,9 @@ from fastloss.reference._common import log_softmax
 
 #: Keras's clamp of squared norms (tf.math.l2_normalize's epsilon)
 KERAS_EPS = 1e-12
-#: added to each squared norm by torch's cosine_embedding_loss
-TORCH_COS_EPS = 1e-12
+#: added to each squared norm by torch's cosine_embedding_loss: 1e-12 as a
+#: float32 constant (9.99999996e-13), also in float64
+TORCH_COS_EPS = float(np.float32(1e-12))
 #: the norm clamp of torch.nn.functional.normalize
 NORMALIZE_EPS = 1e-12
 
