@@ -33,15 +33,17 @@ from fastloss._core.registry import register
 # --- shared checks -----------------------------------------------------------------------
 
 
-def _pm1_labels(arrays, prm, name="y"):
+def _pm1_labels(arrays, prm, name="y", meaning="1 (similar) or -1 (dissimilar)"):
     """Raise unless every (non-NaN) label is 1 or -1 (torch silently scores
     any other label 0)."""
     y = arrays[name]
     bits = dispatch.kernels("_elementwise").label_kinds(y) if y.size else 0
     if bits & (1 | 8):
         bad = y[(y != 1) & (y != -1) & ~np.isnan(y)].flat[0]
-        raise ValueError(f"{name} must hold 1 (similar) or -1 (dissimilar) labels; "
-                         f"found {bad!r}")
+        raise ValueError(f"{name} must hold {meaning} labels; found {bad!r}")
+
+
+_RANKING = "1 (x1 should rank higher) or -1 (x2 should)"
 
 
 _LABEL01 = V.Bound("y", 0.0, 1.0, why=" (1 similar, 0 dissimilar)")
@@ -76,8 +78,9 @@ class FeatureRowLoss(Loss):
         super().__init__(name, hessian=False, **kw)
         self._kernel = kernel
         self._label = label
+        # the feature inputs, in order; the kernel returns the gradients of
+        # the wrt inputs among them, in wrt order
         self._features = tuple(i for i in self.inputs if i != label)
-        self._grad_of = tuple(self._features.index(w) for w in self.wrt)
 
     def _compute(self, mode, arrays, sample_weight, reduction, prm, out):
         given = dict(zip(self.inputs, arrays, strict=True))
@@ -303,7 +306,7 @@ class TernaryElementwiseLoss(Loss):
         dtype = V.float_dtype(*arrs)
         x1, x2, y = (V.contiguous(a, dtype) for a in arrs)
         if out is not None:
-            _pm1_labels({names[2]: y}, prm, names[2])
+            _pm1_labels({names[2]: y}, prm, names[2], _RANKING)
         w, k, total = V.weights(sample_weight, shape, dtype, reduction)
         lo = np.empty(shape, dtype) if reduction == "none" else None
         grads, _ = outputs(out, mode, self, (shape, shape), dtype,
@@ -318,7 +321,7 @@ class TernaryElementwiseLoss(Loss):
                            1.0 / total if mean and total > 0 else 1.0,
                            config.threads_for(x1.size))
         if bad:
-            _pm1_labels({names[2]: y}, prm, names[2])
+            _pm1_labels({names[2]: y}, prm, names[2], _RANKING)
         return result(mode, self, value(s, total, mean, dtype, lo), grads, None)
 
 
@@ -573,6 +576,8 @@ nt_xent = register(SoftmaxContrastiveLoss(
     params=(Param("temperature", 0.1, V.positive, _TEMPERATURE_DOC),
             Param("normalize", True, V.bool_param, _NORMALIZE_DOC)),
     examples=({}, {"temperature": 0.5}),
+    # 2n = 4096 rows: SimCLR's batch of 2048 pairs
+    shapes={"large": (2048, 128)},
     sampler=lambda rng, shape, dtype, prm: _pairs_of_rows(rng, shape, dtype),
     summary="NT-Xent (SimCLR): InfoNCE over the 2n rows of two views.",
     formula="z = [z1; z2] normalised (2n rows), S = z z^T / temperature;  for row i with "
