@@ -28,6 +28,7 @@ from helpers import (
     LOSSES,
     cases,
     draw,
+    each,
     pair_cases,
     row_weights,
     shapes_for,
@@ -840,8 +841,8 @@ def _bad_calls(loss, params, inputs, w):
     x = np.asarray(inputs[i])
     calls = [
         lambda: loss(*swap(x[:-1]), **params),                            # shape
-        lambda: loss(*inputs, sample_weight=-w, **params),               # weights
-        lambda: loss(*inputs, sample_weight=0 * w, **params),            # zero mean
+        lambda: loss(*inputs, sample_weight=each(np.negative, w), **params),    # weights
+        lambda: loss(*inputs, sample_weight=each(np.zeros_like, w), **params),  # zero mean
         lambda: loss(*inputs, reduction="avg", **params),                # reduction
         lambda: loss(*inputs, bogus=1, **params),                        # keyword
         lambda: loss(*swap(x.astype(complex)), **params),                # dtype

@@ -386,6 +386,10 @@ class SoftmaxContrastiveLoss(Loss):
         super().__init__(name, hessian=False, **kw)
         self._views = views
 
+    def unit_shape(self, *shapes, **params):
+        n = tuple(shapes[0])[0]
+        return (2 * n,) if self._views else (n,)
+
     def _compute(self, mode, arrays, sample_weight, reduction, prm, out):
         (an, bn) = self.inputs
         a = V.as_numeric(arrays[0], an)
