@@ -69,7 +69,7 @@ class FeatureRowLoss(Loss):
 
     kind = "feature_rows"
     unit = "row"
-    SHAPES = {"test": [(7, 5), (2, 3, 4)], "fd": (4, 3), "empty": (0, 4),
+    SHAPES = {"test": [(2, 3, 4), (7, 5)], "fd": (4, 3), "empty": (0, 4),
               "threads": (600, 64), "leak": (256, 16), "simd": [(33, 17), (9, 128)],
               "peers": (31, 9), "small": (1, 16), "minibatch": (256, 128),
               "large": (65_536, 128)}
