@@ -237,6 +237,20 @@ binary_focal_crossentropy: Loss[_Array]
 focal: Loss[_Array]
 categorical_focal_crossentropy: Loss[_Array]
 
+# --- embedding and ranking -------------------------------------------------------------
+cosine_similarity: Loss[_Array]
+cosine: Loss[_Array]
+cosine_embedding: Loss[tuple[_Array, _Array]]
+cosine_embedding_loss: Loss[tuple[_Array, _Array]]
+contrastive: Loss[_Array]
+contrastive_embedding: Loss[tuple[_Array, _Array]]
+triplet: Loss[tuple[_Array, _Array, _Array]]
+triplet_margin: Loss[tuple[_Array, _Array, _Array]]
+margin_ranking: Loss[tuple[_Array, _Array]]
+info_nce: Loss[tuple[_Array, _Array]]
+infonce: Loss[tuple[_Array, _Array]]
+nt_xent: Loss[tuple[_Array, _Array]]
+
 # --- generative, reconstruction, asymmetric ------------------------------------------
 gan_discriminator: Loss[tuple[_Array, _Array]]
 gan_generator: Loss[_Array]
@@ -293,6 +307,19 @@ __all__ = [
     "scce",
     "sparse_categorical_crossentropy",
     "squared_hinge",
+    # embedding and ranking
+    "contrastive",
+    "contrastive_embedding",
+    "cosine",
+    "cosine_embedding",
+    "cosine_embedding_loss",
+    "cosine_similarity",
+    "info_nce",
+    "infonce",
+    "margin_ranking",
+    "nt_xent",
+    "triplet",
+    "triplet_margin",
     # generative, reconstruction, asymmetric
     "asymmetric_squared",
     "gan_discriminator",

@@ -133,6 +133,20 @@ def time_impls(fns, repeat=5, clock=time.perf_counter):
     return best
 
 
+def blas_threads(n):
+    """A context limiting the BLAS libraries loaded (NumPy's, PyTorch's) to n
+    threads, through threadpoolctl where it is installed (else a no-op): a
+    timing at n threads then uses n for the matrix products of every
+    implementation too (info_nce, nt_xent and their peers); None: no limit."""
+    import contextlib
+
+    try:
+        import threadpoolctl
+    except ImportError:
+        return contextlib.nullcontext()
+    return contextlib.nullcontext() if n is None else threadpoolctl.threadpool_limits(n, "blas")
+
+
 def run(sizes=("small", "large"), dtypes=("float64", "float32"), names=None,
         threads=(None,), peers=False, repeat=5, progress=None, reuse_out=False, only=None,
         all_examples=False):
@@ -153,7 +167,7 @@ def run(sizes=("small", "large"), dtypes=("float64", "float32"), names=None,
         if progress:
             progress(f"[{i + 1}/{len(todo)}] {loss.name} {dt} {shape}"
                      + (f" threads={nt}" if nt else ""))
-        with fl.threads(nt):
+        with fl.threads(nt), blas_threads(nt):
             secs = time_impls({k: (lambda f=f, a=inputs: f(*a)) for k, f in impls.items()},
                               repeat)
         rows.append({

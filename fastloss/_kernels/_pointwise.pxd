@@ -318,3 +318,20 @@ cdef inline void asymmetric_squared_point(floating y, floating p, const double* 
     l[0] = c * e * e
     g[0] = <floating>-2 * c * e
     h[0] = <floating>2 * c
+
+
+# --- embedding and ranking -----------------------------------------------------------
+
+
+cdef inline void contrastive_point(floating y, floating d, const double* prm,
+                                   floating* l, floating* g, floating* h) noexcept nogil:
+    # prm = (margin,).  Contrastive loss on a distance d >= 0 (Hadsell, Chopra
+    # and LeCun 2006), y = 1 similar, 0 dissimilar (soft labels in [0, 1]):
+    #   l = y d^2 + (1 - y) max(0, m - d)^2;  g = 2 y d - 2 (1 - y) max(0, m - d);
+    #   h = 2 y + 2 (1 - y) [d < m]  (the hinge's side at d == m: 0).
+    cdef floating u = <floating>prm[0] - d
+    cdef floating a = u if u > 0 else u * <floating>0
+    cdef floating ny = <floating>1 - y
+    l[0] = y * (d * d) + ny * (a * a)
+    g[0] = <floating>2 * (y * d) - <floating>2 * (ny * a)
+    h[0] = <floating>2 * y + (<floating>2 * ny if u > 0 else u * <floating>0)

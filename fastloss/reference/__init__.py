@@ -28,10 +28,10 @@ float32.
 
 import numpy as np
 
-from fastloss.reference import classification, generative, regression, segmentation
+from fastloss.reference import classification, embedding, generative, regression, segmentation
 
 #: The family modules; every public function of theirs is a reference.
-FAMILIES = (regression, classification, generative, segmentation)
+FAMILIES = (regression, classification, generative, embedding, segmentation)
 
 #: Losses whose reduction is not the generic weighted mean of their units
 #: (e.g. a per-unit normalisation): name -> loss_grad(*inputs, sample_weight,
