@@ -207,6 +207,19 @@ binary_focal_crossentropy: Loss[_Array]
 focal: Loss[_Array]
 categorical_focal_crossentropy: Loss[_Array]
 
+# --- detection -----------------------------------------------------------------------
+box_iou: Loss[_Array]
+iou_loss: Loss[_Array]
+box_giou: Loss[_Array]
+giou_loss: Loss[_Array]
+generalized_box_iou_loss: Loss[_Array]
+box_diou: Loss[_Array]
+diou_loss: Loss[_Array]
+distance_box_iou_loss: Loss[_Array]
+box_ciou: Loss[_Array]
+ciou_loss: Loss[_Array]
+complete_box_iou_loss: Loss[_Array]
+
 __all__ = [
     "Loss",
     "__version__",
@@ -247,4 +260,16 @@ __all__ = [
     "scce",
     "sparse_categorical_crossentropy",
     "squared_hinge",
+    # detection
+    "box_ciou",
+    "box_diou",
+    "box_giou",
+    "box_iou",
+    "ciou_loss",
+    "complete_box_iou_loss",
+    "diou_loss",
+    "distance_box_iou_loss",
+    "generalized_box_iou_loss",
+    "giou_loss",
+    "iou_loss",
 ]
