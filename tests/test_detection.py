@@ -170,14 +170,14 @@ D_AREA, D_C = np.array([-3.0, -1, 3, 1]), np.array([0.0, -3, 3, 3])
 
 
 def test_disjoint_pairs_iou_is_one_without_gradient():
-    l, g = fl.box_iou.loss_grad(*DISJOINT, reduction="none")
-    assert l[0] == 1 and np.all(g == 0)
+    val, g = fl.box_iou.loss_grad(*DISJOINT, reduction="none")
+    assert val[0] == 1 and np.all(g == 0)
 
 
 def test_disjoint_pairs_giou_closed_form():
     c, u = 9.0, 4.0
-    l, g = fl.box_giou.loss_grad(*DISJOINT, reduction="none")
-    np.testing.assert_allclose(l, 1 + (c - u) / (c + EPS), rtol=1e-15)
+    val, g = fl.box_giou.loss_grad(*DISJOINT, reduction="none")
+    np.testing.assert_allclose(val, 1 + (c - u) / (c + EPS), rtol=1e-15)
     # d/dq of (C - U) / (C + eps), with dU = d area(p) (I = 0)
     want = (D_C - D_AREA) / (c + EPS) - (c - u) * D_C / (c + EPS) ** 2
     np.testing.assert_allclose(g[0], want, rtol=1e-12)
@@ -185,8 +185,8 @@ def test_disjoint_pairs_giou_closed_form():
 
 def test_disjoint_pairs_diou_closed_form():
     rho2, c2 = 4.0, 18.0
-    l, g = fl.box_diou.loss_grad(*DISJOINT, reduction="none")
-    np.testing.assert_allclose(l, 1 + rho2 / (c2 + EPS), rtol=1e-15)
+    val, g = fl.box_diou.loss_grad(*DISJOINT, reduction="none")
+    np.testing.assert_allclose(val, 1 + rho2 / (c2 + EPS), rtol=1e-15)
     # rho^2 = dx^2, dx = (x1 + x2) / 2 - 0.5: d rho^2 = 2 dx / 2 for x1 and x2;
     # c^2 = cw^2 + ch^2: d c^2 = 2 cw d cw (x2) and 2 ch d ch (y1, y2)
     d_rho2 = np.array([2.0, 0, 2, 0])
@@ -208,11 +208,11 @@ def test_nested_pair_closed_form():
     # p inside t: I = area(p), U = area(t); IoU loss 1 - a_p / (a_t + eps),
     # and the gradient moves p's corners outwards: d/dx1 = -(-h_p) / (a_t + eps)
     t, p = np.array([[0.0, 0, 10, 10]]), np.array([[2.0, 3, 6, 8]])
-    l, g = fl.box_iou.loss_grad(t, p, reduction="none")
-    np.testing.assert_allclose(l, 1 - 20 / (100 + EPS), rtol=1e-15)
+    val, g = fl.box_iou.loss_grad(t, p, reduction="none")
+    np.testing.assert_allclose(val, 1 - 20 / (100 + EPS), rtol=1e-15)
     np.testing.assert_allclose(g[0], np.array([5, 4, -5, -4]) / (100 + EPS), rtol=1e-13)
     # the enclosing box is t itself, so GIoU = IoU here
-    np.testing.assert_allclose(fl.box_giou(t, p), l[0], rtol=1e-15)
+    np.testing.assert_allclose(fl.box_giou(t, p), val[0], rtol=1e-15)
 
 
 @pytest.mark.parametrize("name", BOX_LOSSES)
@@ -220,10 +220,10 @@ def test_identical_pairs_cost_nothing_and_get_no_gradient(name):
     t = np.array([[0.0, 0, 10, 10], [3, -2, 3.5, 40]])
     for fmt in FORMATS:
         y = _from_xyxy(t, fmt)
-        l, g = _loss(name).loss_grad(y, y.copy(), reduction="none", box_format=fmt)
+        val, g = _loss(name).loss_grad(y, y.copy(), reduction="none", box_format=fmt)
         a = (t[:, 2] - t[:, 0]) * (t[:, 3] - t[:, 1])
         # eps / (a + eps), up to the rounding of 1 - IoU (as torchvision's)
-        np.testing.assert_allclose(l, 1 - a / (a + EPS), rtol=1e-9, atol=2e-16)
+        np.testing.assert_allclose(val, 1 - a / (a + EPS), rtol=1e-9, atol=2e-16)
         # ties split evenly: the one-sided gradients cancel up to eps terms
         assert np.abs(g).max() < 1e-7, fmt
 
@@ -235,24 +235,24 @@ def test_zero_area_boxes_overlap_nothing(name):
     # penalty of its loss (GIoU: (C - U) / C = 0 here, C being the box).
     t = np.array([[1.0, 1, 1, 1], [0, 0, 4, 0], [0, 0, 4, 4]])
     p = np.array([[1.0, 1, 1, 1], [0, 0, 4, 0], [2, 2, 2, 2]])
-    l, g = _loss(name).loss_grad(t, p, reduction="none")
-    assert np.isfinite(l).all() and np.isfinite(g).all()
-    np.testing.assert_allclose(l[:2], 1.0, rtol=1e-15)
+    val, g = _loss(name).loss_grad(t, p, reduction="none")
+    assert np.isfinite(val).all() and np.isfinite(g).all()
+    np.testing.assert_allclose(val[:2], 1.0, rtol=1e-15)
     want = reference.loss_grad(name, t, p, reduction="none")
-    np.testing.assert_allclose(l, want[0], rtol=1e-13)
+    np.testing.assert_allclose(val, want[0], rtol=1e-13)
     np.testing.assert_allclose(g, want[1], rtol=1e-12, atol=1e-15)
 
 
 def test_ciou_of_flat_and_point_boxes_is_finite_and_matches_the_reference():
     t = np.array([[0.0, 0, 4, 2], [1, 1, 5, 6], [0, 0, 3, 3], [0, 0, 2, 2], [0, 0, 5, 0]])
     p = np.array([[0.5, 1, 3.5, 1], [2, 2, 4, 2], [1, 1, 1, 1], [5, 0, 5, 3], [1, 0, 4, 0]])
-    l, g = fl.box_ciou.loss_grad(t, p, reduction="none")
-    assert np.isfinite(l).all() and np.isfinite(g).all()
+    val, g = fl.box_ciou.loss_grad(t, p, reduction="none")
+    assert np.isfinite(val).all() and np.isfinite(g).all()
     want = reference.box_ciou(t, p)
-    np.testing.assert_allclose(l, want[0], rtol=1e-13)
+    np.testing.assert_allclose(val, want[0], rtol=1e-13)
     np.testing.assert_allclose(g, want[1], rtol=1e-12, atol=1e-15)
     # a point prediction has no aspect: CIoU = DIoU there
-    np.testing.assert_allclose(l[2], fl.box_diou(t[2:3], p[2:3]), rtol=1e-15)
+    np.testing.assert_allclose(val[2], fl.box_diou(t[2:3], p[2:3]), rtol=1e-15)
     # the gradient is the derivative with alpha held (finite differences of
     # the reference with alpha frozen), also for the flat boxes (h = 0)
     value = reference.SURROGATES["box_ciou"]((t, p), {})
@@ -324,10 +324,10 @@ def test_non_finite_coordinates_stay_in_their_box(name, fmt, bad):
                 continue              # a negative size: degenerate, tested above
             if np.isinf(bad) and fmt == "xyxy" and (j >= 2) == (bad < 0):
                 continue              # x2 = -inf < x1 (or x1 = inf > x2): degenerate
-            l, g = loss.loss_grad(yy, pp, reduction="none", box_format=fmt)
-            assert np.isnan(l[4]) and np.isnan(g[4]).all(), (which, j)
+            val, g = loss.loss_grad(yy, pp, reduction="none", box_format=fmt)
+            assert np.isnan(val[4]) and np.isnan(g[4]).all(), (which, j)
             keep = np.arange(9) != 4
-            np.testing.assert_array_equal(l[keep], want_l[keep])
+            np.testing.assert_array_equal(val[keep], want_l[keep])
             np.testing.assert_array_equal(g[keep], want_g[keep])
 
 
@@ -345,9 +345,9 @@ def test_formats_agree_through_the_chain_rule(name):
            "cxcywh": np.stack([gx1 + gx2, gy1 + gy2, (gx2 - gx1) / 2, (gy2 - gy1) / 2],
                               axis=1)}
     for fmt, want_g in jac.items():
-        l, g = loss.loss_grad(_from_xyxy(t, fmt), _from_xyxy(p, fmt), reduction="none",
+        val, g = loss.loss_grad(_from_xyxy(t, fmt), _from_xyxy(p, fmt), reduction="none",
                               box_format=fmt)
-        np.testing.assert_allclose(l, l0, rtol=1e-12, atol=1e-14)
+        np.testing.assert_allclose(val, l0, rtol=1e-12, atol=1e-14)
         np.testing.assert_allclose(g, want_g, rtol=1e-9, atol=1e-13)
 
 
@@ -373,10 +373,10 @@ def test_boxes_need_four_numbers_on_the_last_axis():
 
 def test_a_single_box_and_integer_boxes():
     t, p = [0, 0, 4, 4], [1.0, 1.0, 5.0, 5.0]
-    l, g = fl.box_giou.loss_grad(t, p, reduction="none")
-    assert l.shape == () and g.shape == (4,)
+    val, g = fl.box_giou.loss_grad(t, p, reduction="none")
+    assert val.shape == () and g.shape == (4,)
     want = fl.box_giou.loss_grad(np.array([t], float), np.array([p]), reduction="none")
-    np.testing.assert_array_equal(l, want[0][0])
+    np.testing.assert_array_equal(val, want[0][0])
     np.testing.assert_array_equal(g, want[1][0])
     # integer targets with float32 predictions compute in float32
     l32 = fl.box_giou(np.array([t]), np.array([p], np.float32))
@@ -412,7 +412,7 @@ def test_kernel_atan_is_within_two_ulp():
         num = (ratios * den * rng.choice([-1, 1], ratios.size)).astype(dtype)
         got = K.atan_ratio(num, den).astype(np.float64)
         exact = np.array([float(mpmath.atan(mpmath.mpf(float(a)) / mpmath.mpf(float(b))))
-                          for a, b in zip(num, den)])
+                          for a, b in zip(num, den, strict=True)])
         ulp = np.spacing(np.abs(exact).astype(dtype)).astype(np.float64)
         assert np.max(np.abs(got - exact) / ulp) <= max_ulp, dtype
     # the limits: atan(+-x / 0) = +-pi/2, 0 / 0 = 0, NaN stays NaN
@@ -455,7 +455,7 @@ def test_block_edges_and_thread_counts_change_no_bit(name):
                 out.append(loss(y, p, box_format="cxcywh"))
                 results.append(out)
         for other in results[1:]:
-            for a, b in zip(results[0], other):
+            for a, b in zip(results[0], other, strict=True):
                 np.testing.assert_array_equal(a, b)
         want = reference.loss_grad(name, y.astype(np.float64), p.astype(np.float64),
                                    sample_weight=w, box_format="cxcywh")
