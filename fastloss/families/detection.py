@@ -237,6 +237,7 @@ box_ciou = _box(
     "Ultralytics 1 - bbox_iou(y_pred, y_true, xywh=True, CIoU=True) on cxcywh boxes (its xyxy "
     "branch adds eps to the heights); mmdet 3.x CIoULoss weighs v only where IoU > 0.5.",
     notes=_NOTES + """
+
 The aspect angles' difference is computed as one atan, atan((w_t h_p - w_p h_t) /
 (h_t h_p + w_t w_p)) (no cancellation), which is defined for boxes of zero
 height (atan(w/0) = pi/2, where torchvision's gradient is NaN); a box of zero
