@@ -471,3 +471,33 @@ def test_sum_of_many_boxes_is_accurate():
     one = float(fl.box_giou(t[:1], p[:1], reduction="sum"))
     total = float(fl.box_giou(t, p, reduction="sum"))
     assert math.isclose(total, 300_000 * one, rel_tol=6e-8)
+
+
+def test_kernel_entry_rechecks_its_buffers():
+    # The kernel skips bounds checks, so its entry checks what it relies on
+    # and raises (never reads or writes out of bounds) when called directly.
+    K = dispatch.kernels("_boxes")
+    y, p = draw(fl.box_giou, {}, (8, 4))
+    y, p = y.reshape(-1), p.reshape(-1)
+    g = np.empty_like(p)
+    calls = [
+        lambda: K.run(1, 0, 1, y, p[:-4], None, 1e-7, None, g, 1.0, 1),        # sizes differ
+        lambda: K.run(1, 0, 1, y, p[:-1], None, 1e-7, None, g[:-1], 1.0, 1),   # not 4 n
+        lambda: K.run(1, 0, 1, y.astype(np.float32), p, None, 1e-7, None, g, 1.0, 1),
+        lambda: K.run(1, 0, 1, y, p, np.ones(7), 1e-7, None, g, 1.0, 1),        # weights
+        lambda: K.run(1, 0, 1, y, p, None, 1e-7, None, g[:-4], 1.0, 1),        # gradient
+        lambda: K.run(1, 0, 1, y, p, None, 1e-7, None, None, 1.0, 1),
+        lambda: K.run(1, 0, 1, y, p, None, 1e-7, np.empty(7), g, 1.0, 1),      # losses
+        lambda: K.run(1, 0, 1, y, p, None, 1e-7, None, g[::-1], 1.0, 1),       # layout
+        lambda: K.run(9, 0, 1, y, p, None, 1e-7, None, g, 1.0, 1),             # kernel id
+        lambda: K.run(1, 3, 1, y, p, None, 1e-7, None, g, 1.0, 1),             # format id
+        lambda: K.run(1, 0, 2, y, p, None, 1e-7, None, g, 1.0, 1),             # mode
+        lambda: K.count_degenerate(p.astype(np.int64), 0),
+    ]
+    for call in calls:
+        with pytest.raises((TypeError, ValueError), match="internal"):
+            call()
+    ro = g.copy()
+    ro.flags.writeable = False
+    with pytest.raises(ValueError, match="not writable"):
+        K.run(1, 0, 1, y, p, None, 1e-7, None, ro, 1.0, 1)
