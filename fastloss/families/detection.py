@@ -167,7 +167,8 @@ _PARAMS = (
     Param("eps", 1e-7, V.non_negative,
           "Added to the denominators (union, enclosing area or squared diagonal, "
           "CIoU's alpha), as in torchvision; in squared coordinate units, so with "
-          "normalised coordinates (boxes of area ~1e-4) use a smaller one."),
+          "normalised coordinates (boxes of area ~1e-4) use a smaller one.  0 is "
+          "allowed (two zero-area boxes then give NaN)."),
 )
 _NOTES = """\
 Ties (a predicted corner equal to the target's) split the gradient of each
