@@ -501,3 +501,38 @@ def test_kernel_entry_rechecks_its_buffers():
     ro.flags.writeable = False
     with pytest.raises(ValueError, match="not writable"):
         K.run(1, 0, 1, y, p, None, 1e-7, None, ro, 1.0, 1)
+
+
+# --- invariances (hypothesis) --------------------------------------------------------
+
+_PROPERTY_SETTINGS = dict(max_examples=25, deadline=None, derandomize=True, database=None)
+
+
+@pytest.mark.parametrize("name", BOX_LOSSES)
+def test_losses_are_symmetric_bounded_and_invariant_to_moves(name):
+    hypothesis = pytest.importorskip("hypothesis")
+    st = hypothesis.strategies
+    loss = _loss(name)
+    # IoU in [0, 1]; the GIoU and DIoU penalties below 1; CIoU's alpha v <= 1
+    upper = {"box_iou": 1.0, "box_giou": 2.0, "box_diou": 2.0, "box_ciou": 3.0}[name]
+
+    @hypothesis.settings(**_PROPERTY_SETTINGS)
+    @hypothesis.given(seed=st.integers(0, 2**32 - 1), n=st.integers(1, 40),
+                      shift=st.floats(-1e3, 1e3), scale=st.floats(1e-2, 1e2))
+    def check(seed, n, shift, scale):
+        t, p = _varied_pairs(n, seed)
+        per_box, g = loss.loss_grad(t, p, reduction="none", eps=0.0)
+        assert np.all(per_box >= -1e-15) and np.all(per_box <= upper)
+        # the loss is symmetric (the gradient is w.r.t. its second argument)
+        np.testing.assert_allclose(loss(p, t, reduction="none", eps=0.0), per_box,
+                                   rtol=1e-12, atol=1e-15)
+        # moving both boxes changes nothing; scaling both by s divides the
+        # gradient by s (with eps = 0, which has units of area)
+        moved = loss.loss_grad(t + shift, p + shift, reduction="none", eps=0.0)
+        np.testing.assert_allclose(moved[0], per_box, rtol=1e-9, atol=1e-11)
+        scaled = loss.loss_grad(t * scale, p * scale, reduction="none", eps=0.0)
+        np.testing.assert_allclose(scaled[0], per_box, rtol=1e-11, atol=1e-14)
+        np.testing.assert_allclose(scaled[1] * scale, g, rtol=1e-9,
+                                   atol=1e-12 * np.abs(g).max())
+
+    check()
