@@ -146,7 +146,8 @@ def run(sizes=("small", "large"), dtypes=("float64", "float32"), names=None,
             secs = time_impls({k: (lambda f=f, a=inputs: f(*a)) for k, f in impls.items()},
                               repeat)
         rows.append({
-            "loss": loss.name, "params": params, "size": size, "shape": [int(s) for s in np.ravel(shape)],
+            "loss": loss.name, "params": params, "size": size,
+            "shape": [int(s) for s in np.ravel(shape)],
             "dtype": dt, "threads": nt or fl.get_num_threads(), "reuse_out": reuse_out,
             "seconds": secs,
             "speedup_vs_numpy": secs["numpy"] / secs["fastloss"],
