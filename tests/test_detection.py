@@ -536,3 +536,19 @@ def test_losses_are_symmetric_bounded_and_invariant_to_moves(name):
                                    atol=1e-12 * np.abs(g).max())
 
     check()
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_the_sampler_keeps_tests_off_ties_and_kinks(fmt):
+    # what the generic tests rely on: half the pairs overlap (by >= 1 in both
+    # extents), half are apart (by >= 1), and no corner is within 0.01 of its
+    # target's, so finite differences never cross a max/min switch
+    y, p = fl.box_giou.sample({"box_format": fmt}, (20_001, 4), seed=4)
+    t, q = reference.detection._corners(y, fmt), reference.detection._corners(p, fmt)
+    iw = np.minimum(t[2], q[2]) - np.maximum(t[0], q[0])
+    ih = np.minimum(t[3], q[3]) - np.maximum(t[1], q[1])
+    overlap = (iw > 0) & (ih > 0)
+    assert abs(overlap.mean() - 0.5) < 1e-4
+    assert np.minimum(iw, ih)[overlap].min() >= 1
+    assert np.maximum(-iw, -ih)[~overlap].min() >= 1
+    assert min(np.abs(a - b).min() for a, b in zip(t, q, strict=True)) >= 0.009

@@ -137,11 +137,15 @@ def sample_boxes(rng, shape, dtype, prm):
                                     + rng.choice([-1, 1], apart.sum()) * gap[apart])
     t = np.concatenate([centre - size / 2, centre + size / 2], axis=1)
     p = np.concatenate([p_centre - p_size / 2, p_centre + p_size / 2], axis=1)
-    # keep corners off ties: move a prediction's near-tie corner (and the
-    # opposite one, so the box keeps its size) by 0.05
-    near = np.abs(p - t) < 0.01
-    shift = np.where(near[:, :2] | near[:, 2:], 0.05, 0.0)
-    p = p + np.concatenate([shift, shift], axis=1)
+    # keep corners off ties: move a prediction with a near-tie corner by 0.05
+    # along that axis (both of its corners, so it keeps its size), until none
+    # is left (a move can bring its other corner near)
+    for _ in range(100):
+        near = np.abs(p - t) < 0.01
+        if not near.any():
+            break
+        shift = np.where(near[:, :2] | near[:, 2:], 0.05, 0.0)
+        p = p + np.concatenate([shift, shift], axis=1)
     return tuple(_from_xyxy(b, prm["box_format"]).reshape(units + (4,)).astype(dtype)
                  for b in (t, p))
 
