@@ -55,8 +55,17 @@ class Loss(Generic[_G]):
     wrt: tuple[str, ...]
     #: what reduction="none" returns one loss of: "element", "row", ...
     unit: str
+    #: None, or the inputs of each independent group of units (then "none"
+    #: returns, and sample_weight takes, a tuple with one entry per group)
+    unit_groups: tuple[tuple[str, ...], ...] | None
     #: the loop shape: "elementwise", "rowwise", ...
     kind: str | None
+    #: whether a unit's loss depends on its own inputs only
+    unit_local: bool
+    #: input name -> the axis indexing its units (others: axis 0)
+    unit_axes: dict[str, int]
+    #: the "mean" denominator depends on the data (or a callable of the keywords)
+    data_weights: bool | Any
     examples: tuple[dict[str, Any], ...]
     shapes: dict[str, Any]
     summary: str
@@ -153,6 +162,7 @@ class Loss(Generic[_G]):
         **params: Any,
     ) -> tuple[_G, _G]: ...
     def domain(self, **params: Any) -> tuple[str, str]: ...
+    def weighs_data(self, **params: Any) -> bool: ...
     def sample(
         self,
         params: dict[str, Any] | None = None,
@@ -168,6 +178,26 @@ class _BuildInfo(TypedDict):
     num_threads: int
 
 def get(name: str) -> Loss[Any]: ...
+def custom(
+    name: str,
+    loss: Callable[..., ArrayLike],
+    grad: Callable[..., ArrayLike],
+    hess: Callable[..., ArrayLike] | None = None,
+    *,
+    params: dict[str, Any] | None = None,
+    check_finite: bool = True,
+    register: bool = False,
+    aliases: tuple[str, ...] = (),
+    summary: str | None = None,
+    formula: str = "",
+    notes: str = "",
+    domain: tuple[str, str] = ("real", "real"),
+) -> Loss[_Array]: ...
+def combine(
+    *parts: Loss[Any] | tuple[Loss[Any], float] | tuple[Loss[Any], float, dict[str, Any]],
+    name: str | None = None,
+    **keywords: Any,
+) -> Loss[Any]: ...
 def available() -> list[str]: ...
 def aliases() -> dict[str, str]: ...
 def build_info() -> _BuildInfo: ...
@@ -220,12 +250,22 @@ box_ciou: Loss[_Array]
 ciou_loss: Loss[_Array]
 complete_box_iou_loss: Loss[_Array]
 
+# --- generative, reconstruction, asymmetric ------------------------------------------
+gan_discriminator: Loss[tuple[_Array, _Array]]
+gan_generator: Loss[_Array]
+gaussian_kl: Loss[tuple[_Array, _Array]]
+vae_kl: Loss[tuple[_Array, _Array]]
+reconstruction: Loss[_Array]
+asymmetric_squared: Loss[_Array]
+
 __all__ = [
     "Loss",
     "__version__",
     "aliases",
     "available",
     "build_info",
+    "combine",
+    "custom",
     "get",
     "get_num_threads",
     "set_num_threads",
@@ -272,4 +312,11 @@ __all__ = [
     "generalized_box_iou_loss",
     "giou_loss",
     "iou_loss",
+    # generative, reconstruction, asymmetric
+    "asymmetric_squared",
+    "gan_discriminator",
+    "gan_generator",
+    "gaussian_kl",
+    "reconstruction",
+    "vae_kl",
 ]

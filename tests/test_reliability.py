@@ -28,6 +28,7 @@ from helpers import (
     LOSSES,
     cases,
     draw,
+    each,
     pair_cases,
     row_weights,
     shapes_for,
@@ -145,10 +146,10 @@ def test_invalid_parameter_values_name_the_parameter(name, bad):
     if not loss.params:
         pytest.skip("no parameters")
     params = loss.examples[0]
-    y, p = draw(loss, params, shapes_for(loss)[-1])
+    inputs = draw(loss, params, shapes_for(loss)[-1])
     for prm in loss.params:
         with pytest.raises((ValueError, TypeError), match=prm.name):
-            loss(y, p, **{**params, prm.name: bad})
+            loss(*inputs, **{**params, prm.name: bad})
 
 
 @pytest.mark.parametrize("name,kw", [
@@ -833,8 +834,8 @@ def _bad_calls(loss, params, inputs, w):
     x = np.asarray(inputs[i])
     calls = [
         lambda: loss(*swap(x[:-1]), **params),                            # shape
-        lambda: loss(*inputs, sample_weight=-w, **params),               # weights
-        lambda: loss(*inputs, sample_weight=0 * w, **params),            # zero mean
+        lambda: loss(*inputs, sample_weight=each(np.negative, w), **params),    # weights
+        lambda: loss(*inputs, sample_weight=each(np.zeros_like, w), **params),  # zero mean
         lambda: loss(*inputs, reduction="avg", **params),                # reduction
         lambda: loss(*inputs, bogus=1, **params),                        # keyword
         lambda: loss(*swap(x.astype(complex)), **params),                # dtype
