@@ -250,6 +250,18 @@ margin_ranking: Loss[tuple[_Array, _Array]]
 info_nce: Loss[tuple[_Array, _Array]]
 infonce: Loss[tuple[_Array, _Array]]
 nt_xent: Loss[tuple[_Array, _Array]]
+# --- detection -----------------------------------------------------------------------
+box_iou: Loss[_Array]
+iou_loss: Loss[_Array]
+box_giou: Loss[_Array]
+giou_loss: Loss[_Array]
+generalized_box_iou_loss: Loss[_Array]
+box_diou: Loss[_Array]
+diou_loss: Loss[_Array]
+distance_box_iou_loss: Loss[_Array]
+box_ciou: Loss[_Array]
+ciou_loss: Loss[_Array]
+complete_box_iou_loss: Loss[_Array]
 
 # --- generative, reconstruction, asymmetric ------------------------------------------
 gan_discriminator: Loss[tuple[_Array, _Array]]
@@ -320,6 +332,18 @@ __all__ = [
     "nt_xent",
     "triplet",
     "triplet_margin",
+    # detection
+    "box_ciou",
+    "box_diou",
+    "box_giou",
+    "box_iou",
+    "ciou_loss",
+    "complete_box_iou_loss",
+    "diou_loss",
+    "distance_box_iou_loss",
+    "generalized_box_iou_loss",
+    "giou_loss",
+    "iou_loss",
     # generative, reconstruction, asymmetric
     "asymmetric_squared",
     "gan_discriminator",

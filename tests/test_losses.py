@@ -139,8 +139,14 @@ def test_grad_matches_finite_differences(name, params, reduction):
     w = unit_weights(loss, inputs, params)
     kw = dict(sample_weight=w, reduction=reduction, **params)
     g = grads(loss.grad(*inputs, **kw))
+    # a loss whose gradient holds part of its value constant (a stop-gradient)
+    # is differentiated with that part frozen at `inputs` (reference.SURROGATES)
+    surrogate = reference.SURROGATES.get(name)
+    value = (surrogate(inputs, params) if surrogate else
+             lambda *a, **k: loss(*a, **k, **params))
     for gi, i in zip(g, wrt_index(loss)):
-        fd = _fd_grad(lambda *a: float(loss(*a, **kw)), inputs, i, 1e-6)
+        fd = _fd_grad(lambda *a: float(value(*a, sample_weight=w, reduction=reduction)),
+                      inputs, i, 1e-6)
         np.testing.assert_allclose(gi, fd, rtol=1e-5, atol=1e-7,
                                    err_msg=f"w.r.t. {loss.inputs[i]}")
 

@@ -5,6 +5,7 @@ their kernels in fastloss/_kernels."""
 
 from fastloss.families import (  # noqa: F401
     classification,
+    detection,
     embedding,
     generative,
     regression,

@@ -28,15 +28,30 @@ float32.
 
 import numpy as np
 
-from fastloss.reference import classification, embedding, generative, regression, segmentation
+from fastloss.reference import (
+    classification,
+    detection,
+    embedding,
+    generative,
+    regression,
+    segmentation,
+)
 
 #: The family modules; every public function of theirs is a reference.
-FAMILIES = (regression, classification, generative, embedding, segmentation)
+FAMILIES = (regression, classification, generative, embedding, segmentation, detection)
 
 #: Losses whose reduction is not the generic weighted mean of their units
 #: (e.g. a per-unit normalisation): name -> loss_grad(*inputs, sample_weight,
 #: reduction, **params), registered by the family module that defines them.
 REDUCTIONS = {}
+
+#: Losses whose gradient is, by definition, not the derivative of their value
+#: but of a surrogate that holds part of the value constant (a stop-gradient,
+#: as torchvision's CIoU holds its alpha): name -> surrogate(inputs, params),
+#: registered by the family module.  It returns f(*inputs, sample_weight=None,
+#: reduction="mean"), equal to the loss at `inputs`, whose exact derivative
+#: there is the loss's gradient: the finite-difference tests differentiate f.
+SURROGATES = {}
 
 
 def _functions():
@@ -47,6 +62,7 @@ def _functions():
             if public and getattr(fn, "__module__", "") == mod.__name__:
                 out[key] = fn
         REDUCTIONS.update(getattr(mod, "REDUCTIONS", {}))
+        SURROGATES.update(getattr(mod, "SURROGATES", {}))
     return out
 
 
