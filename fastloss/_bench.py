@@ -168,67 +168,91 @@ def applicable(impls, inputs):
     return out
 
 
-def _calibrate(fn, target=0.02):
+def _calibrate(fn, target=0.02, clock=time.perf_counter):
     """Calls per timing so one timing lasts about `target` seconds."""
     number = 1
     while True:
-        t0 = time.perf_counter()
+        t0 = clock()
         for _ in range(number):
             fn()
-        dt = time.perf_counter() - t0
+        dt = clock() - t0
         if dt >= target or number >= 1 << 20:
             return number
         number *= 2 if dt > target / 10 else 10
 
 
-def time_impls(fns, repeat=5, fine=False):
+def time_impls(fns, repeat=5, fine=False, clock=time.perf_counter):
     """Best seconds per call of each zero-argument function, interleaved.
 
     fine: for calls of microseconds, time many short rounds (about 0.1 ms
     each, 40 times `repeat` of them) instead of a few 20 ms ones: on a shared
     machine a short round is often not interrupted, so the best of them is
-    the machine's own speed."""
-    numbers = {k: _calibrate(f, 1e-4 if fine else 0.02) for k, f in fns.items()}
+    the machine's own speed.  clock: time.perf_counter (wall time), or
+    time.process_time for the CPU time of single-threaded code on a machine
+    shared with other jobs (time spent descheduled does not count)."""
+    numbers = {k: _calibrate(f, 1e-4 if fine else 0.02, clock) for k, f in fns.items()}
     best = dict.fromkeys(fns, float("inf"))
     for _ in range(repeat * (40 if fine else 1)):
         for k, f in fns.items():
             n = numbers[k]
-            t0 = time.perf_counter()
+            t0 = clock()
             for _ in range(n):
                 f()
-            best[k] = min(best[k], (time.perf_counter() - t0) / n)
+            best[k] = min(best[k], (clock() - t0) / n)
     return best
 
 
+def blas_threads(n):
+    """A context limiting the BLAS libraries loaded (NumPy's, PyTorch's) to n
+    threads, through threadpoolctl where it is installed (else a no-op): a
+    timing at n threads then uses n for the matrix products of every
+    implementation too (info_nce, nt_xent and their peers); None: no limit."""
+    import contextlib
+
+    try:
+        import threadpoolctl
+    except ImportError:
+        return contextlib.nullcontext()
+    return contextlib.nullcontext() if n is None else threadpoolctl.threadpool_limits(n, "blas")
+
+
 def run(sizes=("small", "large"), dtypes=("float64", "float32"), names=None,
-        threads=(None,), peers=False, repeat=5, progress=None, reuse_out=False):
-    """Time every case; return a list of result dicts.  Minibatch cases are
-    timed against the lean NumPy expression ("numpy") and torch, and carry
-    the per-call overhead (fastloss's time minus its loop's alone)."""
+        threads=(None,), peers=False, repeat=5, progress=None, reuse_out=False, only=None,
+        all_examples=False):
+    """Time every case; return a list of result dicts.  only: the names of the
+    implementations to time (default: all); all_examples: every example
+    keyword set of each loss, not only the first.  Minibatch cases are timed
+    against the lean NumPy expression ("numpy") and torch, and carry the
+    per-call overhead (fastloss's time minus its loop's alone)."""
     import fastloss as fl
 
     rows = []
-    todo = [(c, dt, nt) for c in cases(sizes, names) for dt in dtypes for nt in threads]
+    todo = [(c, dt, nt) for c in cases(sizes, names, all_examples)
+            for dt in dtypes for nt in threads]
     for i, ((size, loss, params, shape), dt, nt) in enumerate(todo):
         mini = size == "minibatch"
         inputs = draw(loss, params, shape, np.dtype(dt), seed=0)
-        impls = applicable(implementations(loss, params, peers, reuse_out, lean=mini,
-                                           torch=mini), inputs)
+        impls = implementations(loss, params, peers, reuse_out, lean=mini, torch=mini)
+        if only is not None:
+            impls = {k: f for k, f in impls.items() if k in only}
+        impls = applicable(impls, inputs)
         fns = {k: (lambda f=f, a=inputs: f(*a)) for k, f in impls.items()}
-        kern = kernel_only(loss, params, inputs) if mini and not reuse_out else None
+        kern = (kernel_only(loss, params, inputs)
+                if mini and not reuse_out and "fastloss" in impls else None)
         if kern is not None:
             fns["loop only"] = kern
         if progress:
             progress(f"[{i + 1}/{len(todo)}] {loss.name} {dt} {shape}"
                      + (f" threads={nt}" if nt else ""))
-        with fl.threads(nt):
+        with fl.threads(nt), blas_threads(nt):
             secs = time_impls(fns, repeat, fine=mini)
         row = {
-            "loss": loss.name, "params": params, "size": size, "shape": list(np.ravel(shape)),
+            "loss": loss.name, "params": params, "size": size,
+            "shape": [int(s) for s in np.ravel(shape)],
             "dtype": dt, "threads": nt or fl.get_num_threads(), "reuse_out": reuse_out,
             "seconds": {k: v for k, v in secs.items() if k != "loop only"},
         }
-        if "numpy" in secs:
+        if "numpy" in secs and "fastloss" in secs:
             row["speedup_vs_numpy"] = secs["numpy"] / secs["fastloss"]
         if "loop only" in secs:
             row["overhead"] = secs["fastloss"] - secs["loop only"]
@@ -334,6 +358,9 @@ def main(argv=None):
                     help="fastloss and the hand-written C loops write the gradient into a "
                          "buffer reused across calls (out=), as a training loop would; "
                          "the other peers allocate as usual")
+    ap.add_argument("--all-examples", action="store_true",
+                    help="time every example keyword set of each loss (e.g. every GAN "
+                         "kind), not only the first")
     ap.add_argument("--repeat", type=int, default=5, help="timing rounds (best kept)")
     ap.add_argument("--json", metavar="PATH", help="write the results as JSON")
     ap.add_argument("--png", metavar="PATH", help="write a speedup chart (needs matplotlib)")
@@ -355,7 +382,8 @@ def main(argv=None):
         print("# gradients written into reused buffers (out=) by fastloss and handC",
               flush=True)
     rows = run(sizes, args.dtypes.split(","), names, threads, args.peers, args.repeat,
-               None if args.quiet else progress, args.reuse_out)
+               None if args.quiet else progress, args.reuse_out,
+               all_examples=args.all_examples)
     for size in sizes:
         part = [r for r in rows if r["size"] == size]
         if part:

@@ -68,6 +68,16 @@ cdef inline floating row_dot(const floating* a, const floating* b, Py_ssize_t C)
     return ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]))
 
 
+cdef inline floating row_expstore(const floating* x, Py_ssize_t C, floating m,
+                                  floating* e) noexcept nogil:
+    # e_j = exp(x_j - m) (a pure map: vectorises), then their sum (the
+    # embedding family's InfoNCE / NT-Xent rows).
+    cdef Py_ssize_t j
+    for j in range(C):
+        e[j] = f_exp(x[j] - m)
+    return row_sum(e, C)
+
+
 cdef inline floating _xlog(floating t, floating v) noexcept nogil:
     # t * v, 0 when t == 0 (v may be -inf)
     return t * v if t != 0 else <floating>0
