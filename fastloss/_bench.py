@@ -128,7 +128,7 @@ def kernel_only(loss, params, inputs):
             plan = None
         if plan is None:
             return None
-        kid, kparams, _ = plan
+        kid, kparams = plan[:2]  # (kernel, params, bounds, check)
         dtype = V.float_dtype(*(np.asarray(a) for a in inputs))
         y, p = (np.ascontiguousarray(a, dtype=dtype).reshape(-1) for a in inputs)
         g = np.empty_like(p)
