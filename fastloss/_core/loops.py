@@ -18,11 +18,13 @@ def _compile_calls(loss, caller):
     """Give a loss its compiled call path: `_fast` (which Loss's methods try
     first), and the Caller's own loss / grad / loss_grad methods on the
     instance, which save the Python-level method call (a tenth of a small
-    call) and fall back to Loss's general path the same way."""
+    call) and fall back to Loss's general path the same way.  A method a
+    subclass overrides is left alone (its override stays in effect; Loss's
+    methods then still try `_fast` first)."""
     loss._fast = caller
-    loss.loss = caller.loss
-    loss.grad = caller.grad
-    loss.loss_grad = caller.loss_grad
+    for name in ("loss", "grad", "loss_grad"):
+        if getattr(type(loss), name) is getattr(Loss, name):
+            setattr(loss, name, getattr(caller, name))
 
 
 class ElementwiseLoss(Loss):
