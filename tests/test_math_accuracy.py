@@ -98,7 +98,7 @@ def mp_ulp_errors(y, ref, dtype):
     prec, emin = _PREC[dtype]
     out = np.empty(len(y))
     with mpmath.workdps(40):
-        for i, (yi, ri) in enumerate(zip(y, ref)):
+        for i, (yi, ri) in enumerate(zip(y, ref, strict=True)):
             if ri == 0:
                 e = emin
             else:
@@ -168,7 +168,7 @@ def test_accuracy_vs_mpmath(name, dtype):
     rounded = mp_rounded(ref, dtype)
     fin = check_errors(name, x, y, rounded, dtype)
     assert fin.sum() > 3000
-    err = mp_ulp_errors(y[fin], [r for r, k in zip(ref, fin) if k], dtype)
+    err = mp_ulp_errors(y[fin], [r for r, k in zip(ref, fin, strict=True) if k], dtype)
     worst = int(np.argmax(err))
     assert err.max() <= MAX_ULP, (
         f"{name}[{np.dtype(dtype).name}]: {err.max():.3f} ulp at "
