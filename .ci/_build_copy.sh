@@ -50,7 +50,7 @@ build_in_venv() {
     # *_DIR) builds once: the settings, sorted, and a hash of the sources
     # stamp the build, and an identical stamp skips it.
     local stamp start
-    stamp="$(printf '%s\n' "$@" | sort | tr '\n' ' ')$(cd "$WORK/src" \
+    stamp="$(printf '%s\n' "$@" "FASTLOSS_ISAS=${FASTLOSS_ISAS:-}" | sort | tr '\n' ' ')$(cd "$WORK/src" \
         && find . -path ./build -prune -o -type f -print0 | sort -z | xargs -0 cat | cksum)"
     if [[ -f "$WORK/build.stamp" && "$(cat "$WORK/build.stamp")" == "$stamp" ]]; then
         echo "build ($*): reusing the build in $WORK"
