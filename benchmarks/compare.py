@@ -14,8 +14,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from fastloss import _bench  # noqa: E402
 from handwritten import build  # noqa: E402
+
+from fastloss import _bench  # noqa: E402
 
 _KINDS = {
     ("mean_squared_error", ()): "mse",

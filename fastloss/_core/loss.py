@@ -480,7 +480,7 @@ def _checked_outs(out, label, wrt, shapes, dtype, inputs):
         outs = tuple(out)
         labels = tuple(f"{label}[{i}] (for {w})" for i, w in enumerate(wrt))
     made = []
-    for arr, name, shape in zip(outs, labels, shapes):
+    for arr, name, shape in zip(outs, labels, shapes, strict=True):
         if arr is None and len(wrt) > 1:
             made.append(np.empty(shape, dtype))
             continue
