@@ -419,11 +419,21 @@ class SoftmaxContrastiveLoss(Loss):
         return result(mode, self, value(s, total, mean, dtype, lo_out), grads, None)
 
 
+#: The compiled parts of the blocked losses run between BLAS's matrix
+#: products, on one thread: BLAS threads them (set its threads with
+#: threadpoolctl), and OpenMP threads next to OpenBLAS threads that spin-wait
+#: for their next product compete for the same cores (measured, info_nce
+#: 4096 x 128 float64 with BLAS on 2 threads: 1112 ms with our kernels on 2
+#: threads, 564 ms on one; 314 ms with everything on one thread on that
+#: shared machine).
+_BLAS_SIDE_THREADS = 1
+
+
 def _normalized(x, scale, normalize, K):
     """(scale * x / max(||x||, eps) row by row, the norms or None)."""
     out = np.empty_like(x)
     norms = np.empty(x.shape[0], x.dtype) if normalize else None
-    K.normalize_rows(x, out, norms, x.shape[1], scale, normalize, config.threads_for(x.size))
+    K.normalize_rows(x, out, norms, x.shape[1], scale, normalize, _BLAS_SIDE_THREADS)
     return out, norms
 
 
@@ -440,7 +450,7 @@ def _info_nce(q, k, w, gs, lo, grads, prm):
     ks, nk = _normalized(k, s, normalize, K)
     rows = block_rows(n, n, q.dtype.itemsize)
     L = np.empty((rows, n), q.dtype)
-    nt = config.threads_for(rows * n)
+    nt = _BLAS_SIDE_THREADS
     grad = grads is not None
     gq, gk = (None, None) if not grad else grads
     acc = np.empty_like(gk) if grad and rows < n else None
@@ -475,10 +485,10 @@ def _info_nce(q, k, w, gs, lo, grads, prm):
                 np.matmul(LB.T, qs[r0:r1], out=gk)
             else:
                 np.matmul(LB.T, qs[r0:r1], out=acc)
-                K.add_into(gk, acc, config.threads_for(acc.size))
+                K.add_into(gk, acc, _BLAS_SIDE_THREADS)
     if grad:
-        K.norm_grad(q, nq, gq, None, d, s, normalize, config.threads_for(q.size))
-        K.norm_grad(k, nk, gk, None, d, s, normalize, config.threads_for(k.size))
+        K.norm_grad(q, nq, gq, None, d, s, normalize, _BLAS_SIDE_THREADS)
+        K.norm_grad(k, nk, gk, None, d, s, normalize, _BLAS_SIDE_THREADS)
 
 
 def _nt_xent(z1, z2, w, gs, lo, grads, prm):
@@ -493,12 +503,12 @@ def _nt_xent(z1, z2, w, gs, lo, grads, prm):
     nz = np.empty(m, z1.dtype) if normalize else None
     for half, zh in ((0, z1), (n, z2)):
         K.normalize_rows(zh, zs[half:half + n], None if nz is None else nz[half:half + n],
-                         d, s, normalize, config.threads_for(zh.size))
+                         d, s, normalize, _BLAS_SIDE_THREADS)
     # blocks never straddle the two views, so each block's own gradient rows
     # lie in one output
     rows = block_rows(n, m, z1.dtype.itemsize)
     L = np.empty((rows, m), z1.dtype)
-    nt = config.threads_for(rows * m)
+    nt = _BLAS_SIDE_THREADS
     grad = grads is not None
     if grad:
         acc = np.empty((m, d), z1.dtype)
@@ -519,16 +529,16 @@ def _nt_xent(z1, z2, w, gs, lo, grads, prm):
                 if first:
                     np.copyto(gh, part)
                 else:
-                    K.add_into(gh, part, config.threads_for(part.size))
+                    K.add_into(gh, part, _BLAS_SIDE_THREADS)
             first = False
             own_b = own[:LB.shape[0]]
             np.matmul(LB, zs, out=own_b)
             K.add_into(grads[half // n][r0 - half:r1 - half], own_b,
-                       config.threads_for(own_b.size))
+                       _BLAS_SIDE_THREADS)
     if grad:
         for half, zh, gh in ((0, z1, grads[0]), (n, z2, grads[1])):
             K.norm_grad(zh, None if nz is None else nz[half:half + n], gh, None, d, s,
-                        normalize, config.threads_for(zh.size))
+                        normalize, _BLAS_SIDE_THREADS)
 
 
 _NORMALIZE_DOC = ("L2-normalise every row first (x / max(||x||, 1e-12), torch's "
