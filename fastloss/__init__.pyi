@@ -207,6 +207,10 @@ binary_focal_crossentropy: Loss[_Array]
 focal: Loss[_Array]
 categorical_focal_crossentropy: Loss[_Array]
 
+# --- sequence ------------------------------------------------------------------------
+ctc: Loss[_Array]
+ctc_loss: Loss[_Array]
+
 __all__ = [
     "Loss",
     "__version__",
@@ -247,4 +251,7 @@ __all__ = [
     "scce",
     "sparse_categorical_crossentropy",
     "squared_hinge",
+    # sequence
+    "ctc",
+    "ctc_loss",
 ]

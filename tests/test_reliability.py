@@ -145,10 +145,10 @@ def test_invalid_parameter_values_name_the_parameter(name, bad):
     if not loss.params:
         pytest.skip("no parameters")
     params = loss.examples[0]
-    y, p = draw(loss, params, shapes_for(loss)[-1])
+    inputs = draw(loss, params, shapes_for(loss)[-1])
     for prm in loss.params:
         with pytest.raises((ValueError, TypeError), match=prm.name):
-            loss(y, p, **{**params, prm.name: bad})
+            loss(*inputs, **{**params, prm.name: bad})
 
 
 @pytest.mark.parametrize("name,kw", [

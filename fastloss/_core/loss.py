@@ -73,6 +73,12 @@ class Loss:
     #: unit leaves the others finite); False for losses whose units interact
     #: (a softmax over the whole batch, as in InfoNCE).
     unit_local = True
+    #: True when reduction="mean" is the weighted mean of the per-unit values
+    #: that reduction="none" returns; False for a loss with a mean rule of its
+    #: own (ctc divides each sequence's loss by its target length first, as
+    #: torch does), which its docstring states and whose NumPy reference
+    #: registers in fastloss.reference.REDUCTIONS.
+    mean_of_units = True
 
     def __init__(self, name, *, inputs=None, wrt=("y_pred",), aliases=(), params=(),
                  hessian=True, summary="", formula="", y_true_doc="", y_pred_doc="",
@@ -299,7 +305,8 @@ class Loss:
                " (shape (n,) for n units), or a scalar."),
             "reduction : {'mean', 'sum', 'none'}, default 'mean'",
             f"    'none': w_i * l_i per {self.unit}; 'sum': sum(w_i * l_i);",
-            "    'mean': sum(w_i * l_i) / sum(w_i).",
+            "    'mean': sum(w_i * l_i) / sum(w_i)." if self.mean_of_units else
+            "    'mean': this loss's own rule (see the formula).",
             "",
             "Returns",
             "-------",

@@ -24,10 +24,10 @@ float32.
 
 import numpy as np
 
-from fastloss.reference import classification, regression
+from fastloss.reference import classification, regression, sequence
 
 #: The family modules; every public function of theirs is a reference.
-FAMILIES = (regression, classification)
+FAMILIES = (regression, classification, sequence)
 
 #: Losses whose reduction is not the generic weighted mean of their units
 #: (e.g. a per-unit normalisation): name -> loss_grad(*inputs, sample_weight,
