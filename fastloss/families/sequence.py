@@ -23,7 +23,7 @@ class _Batch(NamedTuple):
 
     x: np.ndarray        # (T, n, C) scores, C-contiguous, flattened
     shape: tuple         # log_probs' own shape, (T, n, C) or (T, C)
-    targets: np.ndarray  # int64, every sequence's labels at offsets[b]
+    targets: np.ndarray  # int32, every sequence's labels at offsets[b]
     offsets: np.ndarray  # int64 (n,)
     il: np.ndarray       # int64 (n,) input lengths
     tl: np.ndarray       # int64 (n,) target lengths
@@ -132,7 +132,8 @@ def ctc_inputs(log_probs, targets, input_lengths, target_lengths, blank):
         _check_labels(tg, tl, False, C, blank)
         offsets = np.cumsum(tl) - tl
         flat = tg
-    return _Batch(x, x.shape, np.ascontiguousarray(flat), offsets, il, tl,
+    # labels are < C now, so int32 holds them (the kernel's gathers want it)
+    return _Batch(x, x.shape, np.ascontiguousarray(flat, dtype=np.int32), offsets, il, tl,
                   (n,) if batched else ())
 
 
