@@ -26,7 +26,8 @@ SIZES = {
     "small": "16 elements or a row of 16 classes (per-call overhead)",
     "minibatch": "a minibatch: 256 elements, 256 x 10 rows, ...",
     "large": "4M elements, 262144 x 16 rows, or the family's large case",
-    "wide": "4096 x 1000 rows (many classes)",
+    "wide": "many classes: 4096 x 1000 rows, or a CTC alphabet of 5000",
+    "long": "long sequences (CTC: 1000 frames, targets of 150 labels)",
 }
 
 

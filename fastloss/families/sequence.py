@@ -151,16 +151,16 @@ class SequenceLoss(Loss):
     # 'mean' divides each loss by its target length first (torch's rule)
     mean_of_units = False
     SHAPES = {
-        # (T, n, C, L[, L_min]): see _sample
-        "test": [(8, 3, 5, 3), (10, 5, 6, 6)], "fd": (5, 2, 4, 2), "empty": (6, 0, 5, 3),
-        "threads": (60, 32, 20, 12), "leak": (20, 8, 10, 6),
-        "simd": [(33, 5, 37, 13), (17, 3, 1000, 7)], "peers": (30, 6, 7, 8),
+        # (T, n, C, L[, L_min]) (see _sample): the tests' target lengths vary
+        # from 0 to L, the benchmarks' are all L
+        "test": [(8, 3, 5, 3, 0), (10, 5, 6, 6, 0)], "fd": (5, 2, 4, 2, 0),
+        "empty": (6, 0, 5, 3, 0), "threads": (60, 32, 20, 12, 0), "leak": (20, 8, 10, 6, 0),
+        "simd": [(33, 5, 37, 13, 0), (17, 3, 1000, 7, 0)], "peers": (30, 6, 7, 8, 0),
         # bench sizes: warp-ctc's (T=150, L=40, 28 classes, n=64) and large-alphabet
         # (5000 classes) cases, a batch of 256 (vadimkantorov/ctc's example) and
-        # ASR-like long sequences, every target of length L
-        "small": (50, 1, 20, 10, 10), "minibatch": (150, 64, 28, 40, 40),
-        "large": (128, 256, 32, 60, 60), "wide": (150, 16, 5000, 20, 20),
-        "long": (1000, 16, 29, 150, 150),
+        # ASR-like long sequences
+        "small": (50, 1, 20, 10), "minibatch": (150, 64, 28, 40), "large": (128, 256, 32, 60),
+        "wide": (150, 16, 5000, 20), "long": (1000, 16, 29, 150),
     }
 
     def _compute(self, mode, arrays, sample_weight, reduction, prm, out):
@@ -197,13 +197,13 @@ def _sample(rng, shape, dtype, prm):
     """Valid inputs of shape (T, n, C, L) or (T, n, C, L, L_min): n sequences of
     T frames over C classes (every input length T, so log_probs cut short is
     an error), padded targets of width L holding random labels other than
-    blank, with lengths drawn from [L_min, L] (L_min = 0 by default) and
-    shortened where a target would not fit T frames (one per label and one
-    more per repeat).  With zero_infinity=True the first of two or more
-    sequences repeats one label L times, which no alignment fits when
+    blank, with lengths drawn from [L_min, L] (L_min = L by default: all of
+    length L) and shortened where a target would not fit T frames (one per
+    label and one more per repeat).  With zero_infinity=True the first of two
+    or more sequences repeats one label L times, which no alignment fits when
     2 L - 1 > T."""
     T, n, C, L = shape[:4]
-    lmin = shape[4] if len(shape) > 4 else 0
+    lmin = shape[4] if len(shape) > 4 else L
     blank = prm["blank"]
     x = rng.normal(0.0, 2.0, size=(T, n, C))
     if not prm["from_logits"]:

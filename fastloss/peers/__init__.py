@@ -8,10 +8,10 @@ only where its library is installed and has an equivalent for the loss and
 keywords.
 """
 
-from fastloss.peers import wave1
+from fastloss.peers import sequence, wave1
 
 #: The family modules, asked in turn.
-MODULES = (wave1,)
+MODULES = (wave1, sequence)
 
 
 def for_loss(loss, params):
