@@ -35,7 +35,7 @@ EDGE = [
     (2, [4, 4]),               # one frame short for a repeat: +inf
 ]
 FEASIBLE = [i for i, (il, lab) in enumerate(EDGE)
-            if il >= len(lab) + sum(a == b for a, b in zip(lab, lab[1:]))]
+            if il >= len(lab) + sum(a == b for a, b in zip(lab, lab[1:], strict=False))]
 
 
 def _labels(ks, blank):

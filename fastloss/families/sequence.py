@@ -107,7 +107,7 @@ def ctc_inputs(log_probs, targets, input_lengths, target_lengths, blank):
     if tg.ndim not in ((1, 2) if batched else (1,)):
         raise ValueError(
             "targets must be padded, shape (n, S), or concatenated, shape (sum of "
-            f"target_lengths,)" + ("" if batched else ", shape (S,) for one sequence")
+            "target_lengths,)" + ("" if batched else ", shape (S,) for one sequence")
             + f"; got shape {tg.shape}")
     if padded:
         rows = tg if batched else tg.reshape(1, -1)

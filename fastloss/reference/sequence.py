@@ -64,7 +64,7 @@ def _batch(log_probs, targets, input_lengths, target_lengths):
         labels = [tg[b, :tl[b]] for b in range(len(tl))]
     else:
         ends = np.cumsum(tl) if batched else tl
-        labels = [tg[e - k:e] for e, k in zip(ends, tl)]
+        labels = [tg[e - k:e] for e, k in zip(ends, tl, strict=True)]
     return x, labels, il, tl, batched
 
 
