@@ -26,7 +26,7 @@ CASES = [pytest.param(size, loss, params, shape,
 def _impl_names():
     names = ["fastloss", "numpy"]
     if PEERS:
-        names += ["sklearn", "torch", "jax"]
+        names += ["sklearn", "torch", "jax", "fastloss.torch"]
     return names
 
 
@@ -41,6 +41,6 @@ def test_loss_grad(benchmark, size, loss, params, shape, dtype, impl):
     benchmark.group = f"{loss.name} {dtype} {'x'.join(map(str, np.ravel(shape)))}"
     value, grad = benchmark(impls[impl], *inputs)
     grads = grad if isinstance(grad, tuple) else (grad,)
-    want = dict(zip(loss.inputs, inputs))
+    want = dict(zip(loss.inputs, inputs, strict=True))
     assert [g.shape for g in grads] == [np.shape(want[w]) for w in loss.wrt]
     assert np.isfinite(value)

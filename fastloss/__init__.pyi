@@ -57,6 +57,14 @@ class Loss(Generic[_G]):
     unit: str
     #: the loop shape: "elementwise", "rowwise", ...
     kind: str | None
+    #: whether a unit's loss depends on its own inputs only
+    unit_local: bool
+    #: input name -> the axis indexing its units (others: axis 0)
+    unit_axes: dict[str, int]
+    #: the "mean" denominator depends on the data (or a callable of the keywords)
+    data_weights: bool | Any
+    #: whether "mean" is the weighted mean of the "none" values (ctc: no)
+    mean_of_units: bool
     examples: tuple[dict[str, Any], ...]
     shapes: dict[str, Any]
     summary: str
@@ -153,6 +161,7 @@ class Loss(Generic[_G]):
         **params: Any,
     ) -> tuple[_G, _G]: ...
     def domain(self, **params: Any) -> tuple[str, str]: ...
+    def weighs_data(self, **params: Any) -> bool: ...
     def sample(
         self,
         params: dict[str, Any] | None = None,

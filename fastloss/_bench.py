@@ -131,15 +131,19 @@ def time_impls(fns, repeat=5):
 
 
 def run(sizes=("small", "large"), dtypes=("float64", "float32"), names=None,
-        threads=(None,), peers=False, repeat=5, progress=None, reuse_out=False):
-    """Time every case; return a list of result dicts."""
+        threads=(None,), peers=False, repeat=5, progress=None, reuse_out=False, only=None):
+    """Time every case; return a list of result dicts.  only: the names of the
+    implementations to time (default: all)."""
     import fastloss as fl
 
     rows = []
     todo = [(c, dt, nt) for c in cases(sizes, names) for dt in dtypes for nt in threads]
     for i, ((size, loss, params, shape), dt, nt) in enumerate(todo):
         inputs = draw(loss, params, shape, np.dtype(dt), seed=0)
-        impls = applicable(implementations(loss, params, peers, reuse_out), inputs)
+        impls = implementations(loss, params, peers, reuse_out)
+        if only is not None:
+            impls = {k: f for k, f in impls.items() if k in only}
+        impls = applicable(impls, inputs)
         if progress:
             progress(f"[{i + 1}/{len(todo)}] {loss.name} {dt} {shape}"
                      + (f" threads={nt}" if nt else ""))
@@ -147,10 +151,12 @@ def run(sizes=("small", "large"), dtypes=("float64", "float32"), names=None,
             secs = time_impls({k: (lambda f=f, a=inputs: f(*a)) for k, f in impls.items()},
                               repeat)
         rows.append({
-            "loss": loss.name, "params": params, "size": size, "shape": list(np.ravel(shape)),
+            "loss": loss.name, "params": params, "size": size,
+            "shape": [int(s) for s in np.ravel(shape)],
             "dtype": dt, "threads": nt or fl.get_num_threads(), "reuse_out": reuse_out,
             "seconds": secs,
-            "speedup_vs_numpy": secs["numpy"] / secs["fastloss"],
+            "speedup_vs_numpy": (secs["numpy"] / secs["fastloss"]
+                                 if "numpy" in secs and "fastloss" in secs else None),
         })
     return rows
 

@@ -190,6 +190,22 @@ def test_reduction_identities(name, params):
 
 
 @pytest.mark.parametrize("name,params", CASES)
+def test_unit_shape_declares_the_none_result(name, params):
+    # Loss.unit_shape describes reduction="none" without computing it (what
+    # fastloss.torch's fake kernels and lazy adapters need): one shape, or a
+    # list of shapes for a tuple result.
+    loss = LOSSES[name]
+    for shape in shapes_for(loss):
+        inputs = draw(loss, params, shape)
+        got = loss(*inputs, reduction="none", **params)
+        declared = loss.unit_shape(*[np.shape(a) for a in inputs], **params)
+        if isinstance(got, tuple):
+            assert declared == [np.shape(g) for g in got]
+        else:
+            assert tuple(declared) == np.shape(got)
+
+
+@pytest.mark.parametrize("name,params", CASES)
 def test_float32_close_to_float64(name, params):
     loss = LOSSES[name]
     x64 = draw(loss, params, shapes_for(loss)[-1], np.float64, seed=4)

@@ -27,6 +27,19 @@ from fastloss._core.samples import draw_pair
 MODE_LOSS, MODE_LOSS_GRAD, MODE_GRAD_HESS = 0, 1, 2
 
 
+#: unit -> the units' shape (reduction="none") from the first wrt input's
+#: shape: an element per element, a row (the last axis holds its values, as
+#: do a box's 4 coordinates), a sample per entry of the first axis, a
+#: sequence per batch entry of torch's time-major (T, n, C) layout.
+UNIT_SHAPES = {
+    "element": lambda s: s,
+    "row": lambda s: s[:-1],
+    "box": lambda s: s[:-1],
+    "sample": lambda s: s[:1],
+    "sequence": lambda s: s[1:-1],
+}
+
+
 class Param:
     """A loss-specific keyword: name, default, converter/validator, doc."""
 
@@ -73,6 +86,19 @@ class Loss:
     #: unit leaves the others finite); False for losses whose units interact
     #: (a softmax over the whole batch, as in InfoNCE).
     unit_local = True
+    #: Where each input holds its units, for adapters that split the inputs
+    #: into blocks of whole units (fastloss.dask): input name -> the axis that
+    #: indexes the units (inputs not named: axis 0, the batch axis).  A
+    #: negative axis counts from the end, so {"log_probs": -2, "targets": -2}
+    #: finds the batch of time-major (T, n, C) scores and of padded (n, S)
+    #: targets; an input without that axis (an unbatched (T, C) sequence,
+    #: concatenated 1-d targets) cannot be split by units.
+    unit_axes = {}
+    #: True when the loss weighs its units itself from the data (class weights
+    #: looked up by label, ignored rows), so that the denominator of "mean" is
+    #: not just the sum of the sample weights (or the number of units); a
+    #: callable prm -> bool when that depends on the keywords.
+    data_weights = False
     #: True when reduction="mean" is the weighted mean of the per-unit values
     #: that reduction="none" returns; False for a loss with a mean rule of its
     #: own (ctc divides each sequence's loss by its target length first, as
@@ -83,7 +109,8 @@ class Loss:
     def __init__(self, name, *, inputs=None, wrt=("y_pred",), aliases=(), params=(),
                  hessian=True, summary="", formula="", y_true_doc="", y_pred_doc="",
                  notes="", equivalents="", domain=("real", "real"), sampler=None,
-                 examples=({},), shapes=None, bounds=None, check=None, unit=None):
+                 examples=({},), shapes=None, bounds=None, check=None, unit=None,
+                 unit_axes=None, data_weights=None):
         self.name = name
         # inputs: Input tuples in positional order; the default is the
         # (y_true, y_pred) pair of the wave-1 losses, documented by
@@ -99,6 +126,10 @@ class Loss:
             raise ValueError(f"{name}: wrt {self.wrt} must name some of its inputs {self.inputs}")
         if unit is not None:
             self.unit = unit
+        if unit_axes is not None:
+            self.unit_axes = dict(unit_axes)
+        if data_weights is not None:
+            self.data_weights = data_weights
         # bounds(prm): the allowed values of the inputs (V.Bound tuples, by
         # input name); check(arrays, prm): any other check of the values, on
         # the contiguous arrays (a dict by input name) before a kernel runs
@@ -195,6 +226,48 @@ class Loss:
             raise TypeError("out for grad_hess must be a (grad, hess) pair of arrays")
         return self._evaluate(MODE_GRAD_HESS, inputs, sample_weight, "none", params, out)
 
+    def weighs_data(self, **params):
+        """Whether, with these keywords, the loss weighs its units from the data
+        (see `data_weights`): then the denominator of "mean" depends on the
+        inputs, not only on sample_weight."""
+        dw = self.data_weights
+        return bool(dw(self._parse(params)) if callable(dw) else dw)
+
+    def _partial(self, mode, inputs, sample_weight=None, reduction="mean", params=None):
+        """One block of a reduction computed over several calls: like
+        `_evaluate`, but the value is a `Parts(total, denominator)` pair (the
+        block's share of the numerator and denominator of `reduction`, so
+        that the whole value is sum(total) / sum(denominator) for "mean" and
+        sum(total) for "sum"), and a block whose weights sum to zero is
+        allowed.  The gradient is that of the block's own value.  Raises
+        NoParts for a loss whose value is not such a ratio of sums over its
+        units (it does not pass them to `value`, e.g. a sum of other losses'
+        means)."""
+        params = dict(params or {})
+        arrays = self._bind(inputs, params)
+        reduction = V.check_reduction(reduction)
+        prm = self._parse(params)
+        token = V.PARTIAL.set(True)
+        try:
+            out = self._compute(mode, arrays, sample_weight, reduction, prm, None)
+        finally:
+            V.PARTIAL.reset(token)
+        if mode != MODE_GRAD_HESS and reduction != "none" and not isinstance(out[0], Parts):
+            raise NoParts(f"{self.name} does not report block partials (its value is not "
+                            "a sum over its units divided by one denominator)")
+        return out
+
+    def unit_shape(self, *shapes, **params):
+        """The shape of `reduction="none"`'s result (one loss per unit) for
+        inputs of these shapes (in `inputs` order), without computing it: what
+        adapters need to describe an output before the data exists (a traced
+        graph, a lazy array).  The default follows `unit`, from the shape of
+        the first `wrt` input (see UNIT_SHAPES); a loss whose units are laid
+        out otherwise, or whose "none" result is a tuple of arrays (then a
+        list of shapes), overrides it."""
+        shape = tuple(shapes[self.inputs.index(self.wrt[0])])
+        return UNIT_SHAPES[self.unit](shape)
+
     def domain(self, **params):
         """(y_true kind, y_pred kind) for these keywords, e.g. ("real", "positive")
         (the value kinds of fastloss._core.samples, for (y_true, y_pred) losses)."""
@@ -255,6 +328,14 @@ class Loss:
     def _evaluate(self, mode, inputs, sample_weight, reduction, params, out=None):
         """Bind, check the reduction, parse the keywords, then the loop shape's
         `_compute`; returns (value, grad) or, for MODE_GRAD_HESS, (grad, hess)."""
+        if V.PARTIAL.get():
+            # a loss called inside another loss's block (e.g. a part of a sum
+            # of losses): it returns its ordinary value
+            token = V.PARTIAL.set(False)
+            try:
+                return self._evaluate(mode, inputs, sample_weight, reduction, params, out)
+            finally:
+                V.PARTIAL.reset(token)
         arrays = self._bind(inputs, params)
         reduction = V.check_reduction(reduction)
         prm = self._parse(params)
@@ -380,12 +461,30 @@ def _checked_outs(out, label, wrt, shapes, dtype, inputs):
     return made
 
 
+class NoParts(TypeError):
+    """Raised by Loss._partial for a loss whose value is not one ratio of sums
+    over its units (so it cannot be computed block by block)."""
+
+
+class Parts(NamedTuple):
+    """A block's share of a reduced loss (see Loss._partial): the sum of its
+    w_i * l_i (for "mean", the numerator the loss divides) and the
+    denominator of "mean" over its units."""
+
+    total: float
+    denominator: float
+
+
 def value(total, denominator, mean, dtype, lo):
     """The loss a method returns: the per-unit array `lo` (reduction='none'),
     the weighted mean total / denominator (NaN when nothing is weighed) or
-    the sum, as a scalar of the computation dtype."""
+    the sum, as a scalar of the computation dtype.  Loop shapes pass the sum
+    and the denominator themselves, never a finished mean: within
+    Loss._partial the pair is returned as it is (Parts)."""
     if lo is not None:
         return lo
+    if V.PARTIAL.get():
+        return Parts(float(total), float(denominator))
     if mean:
         return dtype.type(total / denominator if denominator > 0 else math.nan)
     return dtype.type(total)

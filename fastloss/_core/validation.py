@@ -5,6 +5,7 @@ kernels can skip bounds checks.  Messages name the argument and say what to
 fix.
 """
 
+import contextvars
 import math
 import numbers
 import operator
@@ -16,6 +17,12 @@ import numpy as np
 from fastloss._core import config, dispatch
 
 REDUCTIONS = ("none", "mean", "sum")
+
+#: Set while a loss computes one block of a reduction that spans several calls
+#: (fastloss.dask): `fastloss._core.loss.value` then returns the block's
+#: (total, denominator) pair instead of the reduced value, and a block whose
+#: weights sum to zero is not an error (the other blocks may carry weight).
+PARTIAL = contextvars.ContextVar("fastloss_partial", default=False)
 
 
 def check_reduction(reduction):
@@ -120,7 +127,7 @@ def weights(sample_weight, shape, dtype, reduction, n_units=None):
     total = float(np.sum(w, dtype=np.float64)) * (k if k > 0 else 1)
     if n == 0:
         return None, 0, 0.0
-    if reduction == "mean" and total == 0:
+    if reduction == "mean" and total == 0 and not PARTIAL.get():
         raise ValueError(
             "sample_weight sums to zero, so reduction='mean' is undefined; "
             "use reduction='sum' or give some sample a positive weight"

@@ -295,6 +295,9 @@ sparse_categorical_crossentropy = register(SparseRowwiseLoss(
         if prm["from_logits"] else
         ("scce_prob", (prm["label_smoothing"], _wsum(prm, n_classes), prm["eps"]))),
     bounds=_sparse_bounds,
+    # class weights are looked up by label and ignored rows are not counted:
+    # the denominator of "mean" then depends on the labels
+    data_weights=lambda prm: prm["class_weight"] is not None or prm["ignore_index"] is not None,
     domain=lambda prm: ("int_labels", "logit" if prm["from_logits"] else "probrows"),
     examples=({"from_logits": True}, {}, {"from_logits": True, "label_smoothing": 0.1},
               {"label_smoothing": 0.2}),

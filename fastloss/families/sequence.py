@@ -150,6 +150,8 @@ class SequenceLoss(Loss):
     unit = "sequence"
     # 'mean' divides each loss by its target length first (torch's rule)
     mean_of_units = False
+    # the batch axis of (T, n, C) scores and of padded (n, S) targets
+    unit_axes = {"log_probs": -2, "targets": -2}
     SHAPES = {
         # (T, n, C, L[, L_min]) (see _sample): the tests' target lengths vary
         # from 0 to L, the benchmarks' are all L
