@@ -26,7 +26,7 @@ CASES = [pytest.param(size, loss, params, shape,
 def _impl_names():
     names = ["fastloss", "numpy"]
     if PEERS:
-        names += ["sklearn", "torch", "jax", "fastloss.torch"]
+        names += ["sklearn", "torch", "jax", "torchvision", "fastloss.torch"]
     return names
 
 

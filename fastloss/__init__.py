@@ -10,6 +10,8 @@ Every loss is a callable object::
 
 `fl.available()` lists the losses, `fl.get(name)` finds one by name or alias,
 and `fastloss.reference` holds plain NumPy versions of every loss.
+`fl.custom(name, loss, grad)` makes a loss of your own from NumPy functions
+and `fl.combine(...)` a weighted sum of losses.
 """
 
 from fastloss import families as _families  # noqa: F401 (registers every loss)
@@ -19,6 +21,7 @@ from fastloss._core.loss import Loss
 from fastloss._core.registry import LOSSES as _LOSSES
 from fastloss._core.registry import aliases, available, get
 from fastloss._version import __version__
+from fastloss._custom import combine, custom
 
 # Every registered loss under its canonical name and its aliases
 # (fastloss.mean_squared_error, fastloss.mse, ...); __init__.pyi lists them
@@ -39,7 +42,7 @@ def build_info():
 
 
 __all__ = [
-    "Loss", "__version__", "aliases", "available", "build_info", "get",
+    "Loss", "__version__", "aliases", "available", "build_info", "combine", "custom", "get",
     "get_num_threads", "set_num_threads", "threads",
     *available(),
     *aliases(),

@@ -55,6 +55,9 @@ class Loss(Generic[_G]):
     wrt: tuple[str, ...]
     #: what reduction="none" returns one loss of: "element", "row", ...
     unit: str
+    #: None, or the inputs of each independent group of units (then "none"
+    #: returns, and sample_weight takes, a tuple with one entry per group)
+    unit_groups: tuple[tuple[str, ...], ...] | None
     #: the loop shape: "elementwise", "rowwise", ...
     kind: str | None
     #: whether a unit's loss depends on its own inputs only
@@ -177,6 +180,26 @@ class _BuildInfo(TypedDict):
     num_threads: int
 
 def get(name: str) -> Loss[Any]: ...
+def custom(
+    name: str,
+    loss: Callable[..., ArrayLike],
+    grad: Callable[..., ArrayLike],
+    hess: Callable[..., ArrayLike] | None = None,
+    *,
+    params: dict[str, Any] | None = None,
+    check_finite: bool = True,
+    register: bool = False,
+    aliases: tuple[str, ...] = (),
+    summary: str | None = None,
+    formula: str = "",
+    notes: str = "",
+    domain: tuple[str, str] = ("real", "real"),
+) -> Loss[_Array]: ...
+def combine(
+    *parts: Loss[Any] | tuple[Loss[Any], float] | tuple[Loss[Any], float, dict[str, Any]],
+    name: str | None = None,
+    **keywords: Any,
+) -> Loss[Any]: ...
 def available() -> list[str]: ...
 def aliases() -> dict[str, str]: ...
 def build_info() -> _BuildInfo: ...
@@ -219,6 +242,45 @@ categorical_focal_crossentropy: Loss[_Array]
 # --- sequence ------------------------------------------------------------------------
 ctc: Loss[_Array]
 ctc_loss: Loss[_Array]
+# --- embedding and ranking -------------------------------------------------------------
+cosine_similarity: Loss[_Array]
+cosine: Loss[_Array]
+cosine_embedding: Loss[tuple[_Array, _Array]]
+cosine_embedding_loss: Loss[tuple[_Array, _Array]]
+contrastive: Loss[_Array]
+contrastive_embedding: Loss[tuple[_Array, _Array]]
+triplet: Loss[tuple[_Array, _Array, _Array]]
+triplet_margin: Loss[tuple[_Array, _Array, _Array]]
+margin_ranking: Loss[tuple[_Array, _Array]]
+info_nce: Loss[tuple[_Array, _Array]]
+infonce: Loss[tuple[_Array, _Array]]
+nt_xent: Loss[tuple[_Array, _Array]]
+# --- detection -----------------------------------------------------------------------
+box_iou: Loss[_Array]
+iou_loss: Loss[_Array]
+box_giou: Loss[_Array]
+giou_loss: Loss[_Array]
+generalized_box_iou_loss: Loss[_Array]
+box_diou: Loss[_Array]
+diou_loss: Loss[_Array]
+distance_box_iou_loss: Loss[_Array]
+box_ciou: Loss[_Array]
+ciou_loss: Loss[_Array]
+complete_box_iou_loss: Loss[_Array]
+
+# --- generative, reconstruction, asymmetric ------------------------------------------
+gan_discriminator: Loss[tuple[_Array, _Array]]
+gan_generator: Loss[_Array]
+gaussian_kl: Loss[tuple[_Array, _Array]]
+vae_kl: Loss[tuple[_Array, _Array]]
+reconstruction: Loss[_Array]
+asymmetric_squared: Loss[_Array]
+# --- segmentation --------------------------------------------------------------------
+dice: Loss[_Array]
+dice_loss: Loss[_Array]
+jaccard: Loss[_Array]
+soft_iou: Loss[_Array]
+tversky: Loss[_Array]
 
 __all__ = [
     "Loss",
@@ -226,6 +288,8 @@ __all__ = [
     "aliases",
     "available",
     "build_info",
+    "combine",
+    "custom",
     "get",
     "get_num_threads",
     "set_num_threads",
@@ -263,4 +327,42 @@ __all__ = [
     # sequence
     "ctc",
     "ctc_loss",
+    # embedding and ranking
+    "contrastive",
+    "contrastive_embedding",
+    "cosine",
+    "cosine_embedding",
+    "cosine_embedding_loss",
+    "cosine_similarity",
+    "info_nce",
+    "infonce",
+    "margin_ranking",
+    "nt_xent",
+    "triplet",
+    "triplet_margin",
+    # detection
+    "box_ciou",
+    "box_diou",
+    "box_giou",
+    "box_iou",
+    "ciou_loss",
+    "complete_box_iou_loss",
+    "diou_loss",
+    "distance_box_iou_loss",
+    "generalized_box_iou_loss",
+    "giou_loss",
+    "iou_loss",
+    # generative, reconstruction, asymmetric
+    "asymmetric_squared",
+    "gan_discriminator",
+    "gan_generator",
+    "gaussian_kl",
+    "reconstruction",
+    "vae_kl",
+    # segmentation
+    "dice",
+    "dice_loss",
+    "jaccard",
+    "soft_iou",
+    "tversky",
 ]

@@ -103,41 +103,62 @@ def applicable(impls, inputs):
     return out
 
 
-def _calibrate(fn, target=0.02):
+def _calibrate(fn, target=0.02, clock=time.perf_counter):
     """Calls per timing so one timing lasts about `target` seconds."""
     number = 1
     while True:
-        t0 = time.perf_counter()
+        t0 = clock()
         for _ in range(number):
             fn()
-        dt = time.perf_counter() - t0
+        dt = clock() - t0
         if dt >= target or number >= 1 << 20:
             return number
         number *= 2 if dt > target / 10 else 10
 
 
-def time_impls(fns, repeat=5):
-    """Best seconds per call of each zero-argument function, interleaved."""
-    numbers = {k: _calibrate(f) for k, f in fns.items()}
+def time_impls(fns, repeat=5, clock=time.perf_counter):
+    """Best seconds per call of each zero-argument function, interleaved.
+
+    clock: time.perf_counter (wall time), or time.process_time for the CPU
+    time of single-threaded code on a machine shared with other jobs (time
+    spent descheduled does not count)."""
+    numbers = {k: _calibrate(f, clock=clock) for k, f in fns.items()}
     best = dict.fromkeys(fns, float("inf"))
     for _ in range(repeat):
         for k, f in fns.items():
             n = numbers[k]
-            t0 = time.perf_counter()
+            t0 = clock()
             for _ in range(n):
                 f()
-            best[k] = min(best[k], (time.perf_counter() - t0) / n)
+            best[k] = min(best[k], (clock() - t0) / n)
     return best
 
 
+def blas_threads(n):
+    """A context limiting the BLAS libraries loaded (NumPy's, PyTorch's) to n
+    threads, through threadpoolctl where it is installed (else a no-op): a
+    timing at n threads then uses n for the matrix products of every
+    implementation too (info_nce, nt_xent and their peers); None: no limit."""
+    import contextlib
+
+    try:
+        import threadpoolctl
+    except ImportError:
+        return contextlib.nullcontext()
+    return contextlib.nullcontext() if n is None else threadpoolctl.threadpool_limits(n, "blas")
+
+
 def run(sizes=("small", "large"), dtypes=("float64", "float32"), names=None,
-        threads=(None,), peers=False, repeat=5, progress=None, reuse_out=False, only=None):
+        threads=(None,), peers=False, repeat=5, progress=None, reuse_out=False, only=None,
+        all_examples=False):
     """Time every case; return a list of result dicts.  only: the names of the
-    implementations to time (default: all)."""
+    implementations to time (default: all); all_examples: every example
+    keyword set of each loss, not only the first."""
     import fastloss as fl
 
     rows = []
-    todo = [(c, dt, nt) for c in cases(sizes, names) for dt in dtypes for nt in threads]
+    todo = [(c, dt, nt) for c in cases(sizes, names, all_examples)
+            for dt in dtypes for nt in threads]
     for i, ((size, loss, params, shape), dt, nt) in enumerate(todo):
         inputs = draw(loss, params, shape, np.dtype(dt), seed=0)
         impls = implementations(loss, params, peers, reuse_out)
@@ -147,7 +168,7 @@ def run(sizes=("small", "large"), dtypes=("float64", "float32"), names=None,
         if progress:
             progress(f"[{i + 1}/{len(todo)}] {loss.name} {dt} {shape}"
                      + (f" threads={nt}" if nt else ""))
-        with fl.threads(nt):
+        with fl.threads(nt), blas_threads(nt):
             secs = time_impls({k: (lambda f=f, a=inputs: f(*a)) for k, f in impls.items()},
                               repeat)
         rows.append({
@@ -254,6 +275,9 @@ def main(argv=None):
                     help="fastloss and the hand-written C loops write the gradient into a "
                          "buffer reused across calls (out=), as a training loop would; "
                          "the other peers allocate as usual")
+    ap.add_argument("--all-examples", action="store_true",
+                    help="time every example keyword set of each loss (e.g. every GAN "
+                         "kind), not only the first")
     ap.add_argument("--repeat", type=int, default=5, help="timing rounds (best kept)")
     ap.add_argument("--json", metavar="PATH", help="write the results as JSON")
     ap.add_argument("--png", metavar="PATH", help="write a speedup chart (needs matplotlib)")
@@ -275,7 +299,8 @@ def main(argv=None):
         print("# gradients written into reused buffers (out=) by fastloss and handC",
               flush=True)
     rows = run(sizes, args.dtypes.split(","), names, threads, args.peers, args.repeat,
-               None if args.quiet else progress, args.reuse_out)
+               None if args.quiet else progress, args.reuse_out,
+               all_examples=args.all_examples)
     print(format_table(rows))
     large = [r["speedup_vs_numpy"] for r in rows if r["size"] != "small"]
     if large:

@@ -299,6 +299,11 @@ class _Plan:
                             f"{type(loss_obj).__name__}")
         if "out" in params:
             raise TypeError("fastloss.dask takes no out=: its results are new dask arrays")
+        if loss_obj.unit_groups is not None:
+            raise NotImplementedError(
+                f"fastloss.dask does not split {loss_obj.name}: its units come in separate "
+                f"groups ({', '.join(g[0] for g in loss_obj.unit_groups)}), each with its own "
+                "weights and mean; compute it on NumPy arrays (e.g. one dask task)")
         if threads is not None:
             config._checked(threads)
         self.L = L = loss_obj

@@ -89,6 +89,11 @@ def function(loss):
     (``fastloss.torch.<name>`` is ``function("<name>")``)."""
     if not isinstance(loss, _FastLoss):
         loss = _registry.get(loss)
+    if loss.unit_groups is not None:
+        raise NotImplementedError(
+            f"fastloss.torch has no operator for {loss.name}: its units come in separate "
+            f"groups ({', '.join(g[0] for g in loss.unit_groups)}) whose 'none' results and "
+            "sample weights are tuples; call it on the tensors' NumPy arrays")
     fn = _FUNCTIONS.get(id(loss))
     if fn is None or fn.loss is not loss:
         with _LOCK:  # an operator is registered once, even with threads racing
@@ -107,10 +112,14 @@ def __getattr__(name):
         return function(name)
     except ValueError:
         raise AttributeError(f"module 'fastloss.torch' has no attribute {name!r}") from None
+    except NotImplementedError as e:  # a loss this adapter cannot take
+        raise AttributeError(str(e)) from None
 
 
 def __dir__():
-    return sorted(set(globals()) | set(_registry.available()) | set(_registry.aliases()))
+    taken = [n for n in _registry.available() if _registry.get(n).unit_groups is None]
+    return sorted(set(globals()) | set(taken)
+                  | {a for a, n in _registry.aliases().items() if n in taken})
 
 
 def _plain(tensors):
@@ -576,5 +585,8 @@ class Loss(torch.nn.Module):
 
 # Every registered loss and alias as a module attribute (their operators
 # exist before any compiled function looks them up).
-globals().update({name: function(name) for name in _registry.available()})
-globals().update({alias: function(alias) for alias in _registry.aliases()})
+# Losses whose units come in groups (tuples of results and weights) have none.
+_TAKEN = [n for n in _registry.available() if _registry.get(n).unit_groups is None]
+globals().update({name: function(name) for name in _TAKEN})
+globals().update({alias: function(alias) for alias, name in _registry.aliases().items()
+                  if name in _TAKEN})

@@ -49,14 +49,30 @@ def row_weights(shape, seed=1):
 
 def unit_weights(loss, inputs, params, seed=1):
     """Positive weights for `loss` on `inputs`: one per unit of the first
-    axis of its per-unit losses (every unit structure accepts (n,))."""
-    units = np.shape(loss(*inputs, reduction="none", **params))
-    return np.random.default_rng(seed).uniform(0.2, 2.0, size=units[:1])
+    axis of its per-unit losses (every unit structure accepts (n,)); for a
+    loss with unit groups (`loss.unit_groups`) a tuple of such weights, one
+    per group."""
+    rng = np.random.default_rng(seed)
+    per_unit = parts(loss(*inputs, reduction="none", **params))
+    w = tuple(rng.uniform(0.2, 2.0, size=np.shape(v)[:1]) for v in per_unit)
+    return w if loss.unit_groups is not None else w[0]
 
 
 def grads(g):
     """A gradient result as a tuple (one entry per wrt input)."""
     return g if isinstance(g, tuple) else (g,)
+
+
+def parts(v):
+    """A per-unit loss or a sample_weight as a tuple with one entry per unit
+    group (one entry unless the loss declares `unit_groups`)."""
+    return v if isinstance(v, tuple) else (v,)
+
+
+def each(f, w):
+    """f applied to the weights of each unit group (w a tuple of them, or one
+    array), keeping the structure: e.g. each(np.negative, w)."""
+    return tuple(f(x) for x in w) if isinstance(w, tuple) else f(w)
 
 
 def wrt_index(loss):
@@ -72,3 +88,14 @@ def float_inputs(loss, inputs):
 def tol(dtype):
     """rtol/atol for comparisons against the float64 NumPy reference."""
     return {"rtol": 2e-5, "atol": 2e-6} if dtype == np.float32 else {"rtol": 1e-11, "atol": 1e-13}
+
+
+def central_differences(f, p, h=1e-6):
+    """Central differences of the scalar f(p) w.r.t. every element of the array p."""
+    g = np.empty_like(p)
+    for idx in np.ndindex(p.shape):
+        up, dn = p.copy(), p.copy()
+        up[idx] += h
+        dn[idx] -= h
+        g[idx] = (f(up) - f(dn)) / (2 * h)
+    return g

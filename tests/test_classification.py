@@ -11,21 +11,12 @@ ignore_index and per-column pos_weight, and the validation messages.
 import mpmath
 import numpy as np
 import pytest
+from helpers import central_differences as _fd
 
 import fastloss as fl
 from fastloss import reference
 
 RNG = np.random.default_rng(20240611)
-
-
-def _fd(f, p, h=1e-6):
-    g = np.empty_like(p)
-    for idx in np.ndindex(p.shape):
-        up, dn = p.copy(), p.copy()
-        up[idx] += h
-        dn[idx] -= h
-        g[idx] = (f(up) - f(dn)) / (2 * h)
-    return g
 
 
 def _logits(n, c, scale=3.0, seed=0):

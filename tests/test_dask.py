@@ -45,7 +45,11 @@ def _chunked(inputs):
 
 
 def _tol(dtype):
-    return {"rtol": 2e-6, "atol": 1e-7} if dtype == np.float32 else {"rtol": 1e-12,
+    # float32: a few ulps of the largest entry (the blocks' gradients are
+    # rescaled from their own denominator to the whole one: one more rounding,
+    # which cancellation in e.g. a softmax gradient can make visible on the
+    # small entries)
+    return {"rtol": 2e-6, "atol": 1e-6} if dtype == np.float32 else {"rtol": 1e-12,
                                                                       "atol": 1e-15}
 
 
@@ -60,8 +64,14 @@ def _close_grads(got, want, loss, dtype):
 
 # -- every registered loss -----------------------------------------------------------------
 
+def _split(loss):
+    """Losses fastloss.dask splits: not those whose units come in groups
+    (loss.unit_groups), which it refuses (test_grouped_losses_are_refused)."""
+    return loss.unit_groups is None
+
+
 @pytest.mark.parametrize("reduction", REDUCTIONS)
-@pytest.mark.parametrize("name,params", cases())
+@pytest.mark.parametrize("name,params", cases(_split))
 def test_every_loss_matches_numpy(name, params, reduction, dtype):
     loss = LOSSES[name]
     for shape in loss.shapes["test"]:
@@ -85,7 +95,7 @@ def test_every_loss_matches_numpy(name, params, reduction, dtype):
             _close_grads(got_g, want_g, loss, dtype)
 
 
-@pytest.mark.parametrize("name,params", cases(lambda loss: loss.has_hessian))
+@pytest.mark.parametrize("name,params", cases(lambda loss: loss.has_hessian and _split(loss)))
 def test_grad_hess_matches_numpy(name, params):
     loss = LOSSES[name]
     inputs = draw(loss, params, loss.shapes["test"][-1])
@@ -94,6 +104,15 @@ def test_grad_hess_matches_numpy(name, params):
     got = dask.compute(fld.grad_hess(name, *_chunked(inputs), sample_weight=w, **params))[0]
     for g, r in zip(got, want, strict=True):
         _close_grads(g, r, loss, np.float64)
+
+
+def test_grouped_losses_are_refused():
+    for name, loss in LOSSES.items():
+        if not _split(loss):
+            inputs = [da.from_array(a) for a in draw(loss, loss.examples[0],
+                                                     loss.shapes["test"][0])]
+            with pytest.raises(NotImplementedError, match=f"does not split {name}.*groups"):
+                fld.loss(name, *inputs)
 
 
 def test_separate_calls_agree_with_loss_grad():

@@ -4,7 +4,10 @@ Parametrised over the registry (helpers.cases) and generic over a loss's
 inputs: each loss declares its positional `inputs`, the `wrt` inputs it
 returns gradients for and a sampler of valid inputs, and every test here
 follows from that declaration.  A newly registered loss, of two inputs or of
-several, is covered by every test here without edits.
+several, is covered by every test here without edits.  Per-unit losses and
+weights are handled through helpers.parts / helpers.each, so losses whose
+units come in several groups (`loss.unit_groups`, e.g. a GAN
+discriminator's real and fake logits) are covered too.
 """
 
 import numpy as np
@@ -13,8 +16,10 @@ from helpers import (
     LOSSES,
     cases,
     draw,
+    each,
     float_inputs,
     grads,
+    parts,
     row_weights,
     shapes_for,
     tol,
@@ -53,11 +58,13 @@ def test_loss_grad_matches_reference(name, params, reduction, dtype):
                                           **params)
             ref_l, ref_g = reference.loss_grad(name, *_ref64(loss, inputs), sample_weight=w,
                                                reduction=reduction, **params)
-            assert np.asarray(got_l).dtype == dtype
+            assert len(parts(got_l)) == len(parts(ref_l))
+            for a, b in zip(parts(got_l), parts(ref_l), strict=True):
+                assert np.asarray(a).dtype == dtype
+                np.testing.assert_allclose(a, b, **tol(dtype))
             assert len(grads(got_g)) == len(loss.wrt)
             for g, i in zip(grads(got_g), wrt_index(loss)):
                 assert g.dtype == dtype and g.shape == np.shape(inputs[i])
-            np.testing.assert_allclose(got_l, ref_l, **tol(dtype))
             _assert_grads(got_g, ref_g, loss, **tol(dtype))
 
 
@@ -83,8 +90,10 @@ def test_methods_agree(name, params, dtype):
     for reduction in REDUCTIONS:
         kw = dict(sample_weight=w, reduction=reduction, **params)
         l2, g2 = loss.loss_grad(*inputs, **kw)
-        np.testing.assert_array_equal(loss(*inputs, **kw), l2)
-        np.testing.assert_array_equal(loss.loss(*inputs, **kw), l2)
+        for a, b, c in zip(parts(loss(*inputs, **kw)), parts(loss.loss(*inputs, **kw)),
+                           parts(l2), strict=True):
+            np.testing.assert_array_equal(a, c)
+            np.testing.assert_array_equal(b, c)
         for a, b in zip(grads(loss.grad(*inputs, **kw)), grads(g2)):
             np.testing.assert_array_equal(a, b)
 
@@ -130,8 +139,14 @@ def test_grad_matches_finite_differences(name, params, reduction):
     w = unit_weights(loss, inputs, params)
     kw = dict(sample_weight=w, reduction=reduction, **params)
     g = grads(loss.grad(*inputs, **kw))
+    # a loss whose gradient holds part of its value constant (a stop-gradient)
+    # is differentiated with that part frozen at `inputs` (reference.SURROGATES)
+    surrogate = reference.SURROGATES.get(name)
+    value = (surrogate(inputs, params) if surrogate else
+             lambda *a, **k: loss(*a, **k, **params))
     for gi, i in zip(g, wrt_index(loss)):
-        fd = _fd_grad(lambda *a: float(loss(*a, **kw)), inputs, i, 1e-6)
+        fd = _fd_grad(lambda *a: float(value(*a, sample_weight=w, reduction=reduction)),
+                      inputs, i, 1e-6)
         np.testing.assert_allclose(gi, fd, rtol=1e-5, atol=1e-7,
                                    err_msg=f"w.r.t. {loss.inputs[i]}")
 
@@ -171,16 +186,19 @@ def test_reduction_identities(name, params):
     loss = LOSSES[name]
     inputs = draw(loss, params, shapes_for(loss)[-1], seed=3)
     w = unit_weights(loss, inputs, params)
-    per_unit = loss(*inputs, sample_weight=w, reduction="none", **params)
+    per_unit = parts(loss(*inputs, sample_weight=w, reduction="none", **params))
     total = loss(*inputs, sample_weight=w, reduction="sum", **params)
     mean = loss(*inputs, sample_weight=w, reduction="mean", **params)
-    np.testing.assert_allclose(per_unit.sum(), total, rtol=1e-12)
+    np.testing.assert_allclose(sum(v.sum() for v in per_unit), total, rtol=1e-12)
     if loss.mean_of_units:  # else a rule of its own, checked against the reference
-        # unweighted: sum == mean * number of units
-        n_units = loss(*inputs, reduction="none", **params).size
-        np.testing.assert_allclose(loss(*inputs, reduction="sum", **params),
-                                   loss(*inputs, reduction="mean", **params) * n_units,
-                                   rtol=1e-12)
+        # unweighted: mean == sum / number of units (per unit group: the groups' means add)
+        plain = parts(loss(*inputs, reduction="none", **params))
+        np.testing.assert_allclose(loss(*inputs, reduction="mean", **params),
+                                   sum(v.sum() / v.size for v in plain), rtol=1e-12)
+        if len(plain) == 1:
+            np.testing.assert_allclose(loss(*inputs, reduction="sum", **params),
+                                       loss(*inputs, reduction="mean", **params) * plain[0].size,
+                                       rtol=1e-12)
     # the gradient of the sum is the sum of the per-unit gradients
     g_sum = grads(loss.grad(*inputs, reduction="sum", **params))
     g_none = grads(loss.grad(*inputs, reduction="none", **params))
@@ -245,7 +263,8 @@ def test_layouts_give_identical_results(name, params):
     want = loss.loss_grad(*inputs, reduction="none", **params)
     for variant in zip(*(_variants(a) for a in inputs)):
         got = loss.loss_grad(*variant, reduction="none", **params)
-        np.testing.assert_array_equal(got[0], want[0])
+        for a, b in zip(parts(got[0]), parts(want[0]), strict=True):
+            np.testing.assert_array_equal(a, b)
         for a, b in zip(grads(got[1]), grads(want[1])):
             np.testing.assert_array_equal(a, b)
 
@@ -255,9 +274,10 @@ def test_inputs_unchanged_and_outputs_fresh(name, params):
     loss = LOSSES[name]
     inputs = draw(loss, params, shapes_for(loss)[-1])
     w = unit_weights(loss, inputs, params)
-    given = (*inputs, w)
+    given = (*inputs, *parts(w))
     copies = [np.array(a, copy=True) for a in given]
-    outs = [loss.loss_grad(*inputs, sample_weight=w, reduction="none", **params)[0]]
+    outs = list(parts(loss.loss_grad(*inputs, sample_weight=w, reduction="none",
+                                     **params)[0]))
     outs += grads(loss.grad(*inputs, sample_weight=w, reduction="none", **params))
     if loss.has_hessian:
         g, h = loss.grad_hess(*inputs, sample_weight=w, **params)
@@ -295,7 +315,7 @@ def test_empty_input(name, params):
     inputs = draw(loss, params, loss.shapes["empty"])
     assert np.isnan(loss(*inputs, **params))
     assert loss(*inputs, reduction="sum", **params) == 0
-    assert loss(*inputs, reduction="none", **params).size == 0
+    assert sum(v.size for v in parts(loss(*inputs, reduction="none", **params))) == 0
     for g, i in zip(grads(loss.grad(*inputs, **params)), wrt_index(loss)):
         assert g.shape == np.shape(inputs[i])
 
@@ -312,7 +332,7 @@ def test_nan_propagates(name, params):
     x.reshape(-1)[x.size // 2] = np.nan
     inputs[i] = x
     per_unit, g = loss.loss_grad(*inputs, reduction="none", **params)
-    n_nan = int(np.isnan(per_unit).sum())
+    n_nan = sum(int(np.isnan(v).sum()) for v in parts(per_unit))
     assert n_nan >= 1
     if loss.unit_local:
         assert n_nan == 1, f"{n_nan} units became NaN"
@@ -329,11 +349,11 @@ def test_bad_inputs_raise(name, params):
     with pytest.raises(ValueError, match="reduction"):
         loss(*inputs, reduction="avg", **params)
     with pytest.raises(ValueError, match="sample_weight"):
-        loss(*inputs, sample_weight=-w, **params)
+        loss(*inputs, sample_weight=each(np.negative, w), **params)
     with pytest.raises(ValueError, match="sample_weight"):
-        loss(*inputs, sample_weight=np.zeros_like(w), **params)
+        loss(*inputs, sample_weight=each(np.zeros_like, w), **params)
     with pytest.raises(ValueError, match="sample_weight"):
-        loss(*inputs, sample_weight=np.ones(w.size + 1), **params)
+        loss(*inputs, sample_weight=each(lambda x: np.ones(x.size + 1), w), **params)
     with pytest.raises(TypeError, match="unexpected keyword"):
         loss(*inputs, not_a_keyword=1, **params)
     for i in float_inputs(loss, inputs):
@@ -344,14 +364,18 @@ def test_bad_inputs_raise(name, params):
         bad[i] = np.asarray(inputs[i]).astype(str)
         with pytest.raises(TypeError, match=f"{loss.inputs[i]} must be an array of numbers"):
             loss(*bad, **params)
-    # a wrt input of the wrong shape is named
+    # a wrt input of the wrong shape is named (where other inputs fix its shape:
+    # those of its unit group)
     i = loss.inputs.index(first)
-    bad = list(inputs)
-    bad[i] = np.asarray(inputs[i])[:-1] if np.ndim(inputs[i]) else np.ones(3)
-    with pytest.raises(ValueError, match="shape"):
-        loss(*bad, **params)
+    group = next(g for g in (loss.unit_groups or (loss.inputs,)) if first in g)
+    if len(group) > 1:
+        bad = list(inputs)
+        bad[i] = np.asarray(inputs[i])[:-1] if np.ndim(inputs[i]) else np.ones(3)
+        with pytest.raises(ValueError, match="shape"):
+            loss(*bad, **params)
     # all-zero weights are fine for 'sum' and 'none'
-    assert loss(*inputs, sample_weight=np.zeros_like(w), reduction="sum", **params) == 0
+    assert loss(*inputs, sample_weight=each(np.zeros_like, w), reduction="sum",
+                **params) == 0
 
 
 @pytest.mark.parametrize("name,params", CASES)

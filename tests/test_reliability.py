@@ -28,6 +28,7 @@ from helpers import (
     LOSSES,
     cases,
     draw,
+    each,
     pair_cases,
     row_weights,
     shapes_for,
@@ -184,7 +185,7 @@ def test_non_numeric_arrays_are_rejected_by_name(name, params, which, bad, exc, 
     args[which] = bad(args[which])
     if which == "sample_weight" and args[which] is None:
         pytest.skip("sample_weight=None means unweighted")
-    with pytest.raises(exc, match=f"{which}.*{match}"):
+    with pytest.raises(exc, match=f"{_input_name(loss, which)}.*{match}"):
         loss(args["y_true"], args["y_pred"], sample_weight=args["sample_weight"], **params)
 
 
@@ -223,6 +224,12 @@ BAD_VALUES = {
 }
 
 
+def _input_name(loss, which):
+    """The name a pair loss gives its input `which` ("y_true" or "y_pred" by
+    position; e.g. contrastive's second input is "distance")."""
+    return dict(zip(("y_true", "y_pred"), loss.inputs, strict=False)).get(which, which)
+
+
 def _domain_cases():
     out = []
     for case in CASES:
@@ -243,7 +250,7 @@ def test_values_outside_the_domain_are_rejected_by_name(name, params, which, val
     a[3, 1] = value
     args = (a, p) if which == "y_true" else (y, a)
     for call in (loss, loss.grad, loss.loss_grad):
-        with pytest.raises(ValueError, match=which):
+        with pytest.raises(ValueError, match=_input_name(loss, which)):
             call(*args, **params)
 
 
@@ -262,14 +269,15 @@ def test_a_bad_value_anywhere_in_a_large_input_is_rejected_and_out_is_untouched(
         a = (y if which == "y_true" else p).copy()
         a.flat[pos] = value
         args = (a, p) if which == "y_true" else (y, a)
+        named = _input_name(loss, which)
         for n_threads in (1, 2):
             with fl.threads(n_threads):
-                with pytest.raises(ValueError, match=which):
+                with pytest.raises(ValueError, match=named):
                     loss.loss_grad(*args, **params)
-                with pytest.raises(ValueError, match=which):
+                with pytest.raises(ValueError, match=named):
                     loss(*args, reduction="none", **params)
         out = np.full(p.shape, 7.0, dtype=p.dtype)
-        with pytest.raises(ValueError, match=which):
+        with pytest.raises(ValueError, match=named):
             loss.loss_grad(*args, out=out, **params)
         assert (out == 7.0).all()
 
@@ -833,8 +841,8 @@ def _bad_calls(loss, params, inputs, w):
     x = np.asarray(inputs[i])
     calls = [
         lambda: loss(*swap(x[:-1]), **params),                            # shape
-        lambda: loss(*inputs, sample_weight=-w, **params),               # weights
-        lambda: loss(*inputs, sample_weight=0 * w, **params),            # zero mean
+        lambda: loss(*inputs, sample_weight=each(np.negative, w), **params),    # weights
+        lambda: loss(*inputs, sample_weight=each(np.zeros_like, w), **params),  # zero mean
         lambda: loss(*inputs, reduction="avg", **params),                # reduction
         lambda: loss(*inputs, bogus=1, **params),                        # keyword
         lambda: loss(*swap(x.astype(complex)), **params),                # dtype

@@ -20,7 +20,10 @@ F = torch.nn.functional
 import fastloss as fl  # noqa: E402
 import fastloss.torch as flt  # noqa: E402
 
-CASES = cases()
+# Losses whose units come in groups (loss.unit_groups: tuples of results and
+# weights) have no torch operator; test_grouped_losses_are_refused checks that.
+TAKEN = lambda loss: loss.unit_groups is None  # noqa: E731
+CASES = cases(TAKEN)
 REDUCTIONS = ["mean", "sum", "none"]
 
 
@@ -327,7 +330,7 @@ def test_opcheck(name, params, reduction):
     torch.library.opcheck(fn.op, _op_args(fn, ts, params, reduction, w))
 
 
-@pytest.mark.parametrize("name,params", cases())
+@pytest.mark.parametrize("name,params", cases(TAKEN))
 def test_compile_fullgraph_matches_eager(name, params):
     # aot_eager traces forward and backward with the fake kernels and the
     # registered autograd formula (what inductor would compile around).
@@ -505,11 +508,21 @@ def test_fastloss_errors_come_through():
 
 
 def test_every_loss_and_alias_is_an_attribute():
-    for name in fl.available():
+    taken = [n for n in fl.available() if TAKEN(fl.get(n))]
+    for name in taken:
         assert getattr(flt, name).loss is fl.get(name)
     for alias, name in fl.aliases().items():
-        assert getattr(flt, alias) is getattr(flt, name)
-    assert set(fl.available()) <= set(dir(flt))
+        if name in taken:
+            assert getattr(flt, alias) is getattr(flt, name)
+    assert set(taken) <= set(dir(flt))
+
+
+def test_grouped_losses_are_refused():
+    grouped = [n for n in fl.available() if not TAKEN(fl.get(n))]
+    for name in grouped:
+        with pytest.raises(NotImplementedError, match=f"no operator for {name}.*groups"):
+            flt.function(name)
+        assert not hasattr(flt, name) and name not in dir(flt)
     with pytest.raises(AttributeError):
         flt.no_such_loss  # noqa: B018
 

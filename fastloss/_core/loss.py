@@ -86,6 +86,14 @@ class Loss:
     #: unit leaves the others finite); False for losses whose units interact
     #: (a softmax over the whole batch, as in InfoNCE).
     unit_local = True
+    #: None when reduction="none" returns one array of per-unit losses and
+    #: sample_weight is one array (every loss but a few).  Otherwise the
+    #: inputs of each independent group of units, e.g. (("real_logits",),
+    #: ("fake_logits",)) for a GAN discriminator whose real and fake batches
+    #: differ in size: "none" then returns a tuple with one per-unit array per
+    #: group, sample_weight is None or a tuple with one entry per group, and
+    #: "mean" is the sum over groups of each group's weighted mean.
+    unit_groups = None
     #: Where each input holds its units, for adapters that split the inputs
     #: into blocks of whole units (fastloss.dask): input name -> the axis that
     #: indexes the units (inputs not named: axis 0, the batch axis).  A
@@ -105,6 +113,10 @@ class Loss:
     #: torch does), which its docstring states and whose NumPy reference
     #: registers in fastloss.reference.REDUCTIONS.
     mean_of_units = True
+    #: Why a loss declared with hessian=False has no `.grad_hess` (for its
+    #: error message and docstring); loop shapes whose hessian is not
+    #: diagonal say so instead.
+    no_hessian_reason = "it is zero almost everywhere"
 
     def __init__(self, name, *, inputs=None, wrt=("y_pred",), aliases=(), params=(),
                  hessian=True, summary="", formula="", y_true_doc="", y_pred_doc="",
@@ -214,7 +226,7 @@ class Loss:
         `.grad`."""
         if not self.has_hessian:
             raise NotImplementedError(
-                f"{self.name} has no meaningful hessian (it is zero almost everywhere); "
+                f"{self.name} has no meaningful hessian ({self.no_hessian_reason}); "
                 "use .grad, or a smooth loss such as huber or log_cosh for boosting"
             )
         if "reduction" in params:
@@ -363,6 +375,22 @@ class Loss:
             return ()
         return bounds
 
+    def _weight_docs(self):
+        """The docstring entries of sample_weight and reduction (a hook for loop
+        shapes whose weights are structured otherwise)."""
+        unit = f"one per {self.unit}"
+        return [
+            "sample_weight : array_like, optional",
+            f"    Non-negative weights, {unit}"
+            + (": the shape of y_pred, (n,) (one weight per row, applied to each of its "
+               "elements) or a scalar." if self.unit == "element" else
+               " (shape (n,) for n units), or a scalar."),
+            "reduction : {'mean', 'sum', 'none'}, default 'mean'",
+            f"    'none': w_i * l_i per {self.unit}; 'sum': sum(w_i * l_i);",
+            "    'mean': sum(w_i * l_i) / sum(w_i)." if self.mean_of_units else
+            "    'mean': this loss's own rule (see the formula).",
+        ]
+
     def _signature(self):
         P = inspect.Parameter
         ps = [P(name, P.POSITIONAL_OR_KEYWORD) for name in self.inputs]
@@ -377,17 +405,8 @@ class Loss:
             lines += [f"{i.name} : array_like", f"    {i.doc}"]
         for p in self.params:
             lines += [f"{p.name} : default {p.default!r}", f"    {p.doc}"]
-        unit = f"one per {self.unit}"
+        lines += self._weight_docs()
         lines += [
-            "sample_weight : array_like, optional",
-            f"    Non-negative weights, {unit}"
-            + (": the shape of y_pred, (n,) (one weight per row, applied to each of its "
-               "elements) or a scalar." if self.unit == "element" else
-               " (shape (n,) for n units), or a scalar."),
-            "reduction : {'mean', 'sum', 'none'}, default 'mean'",
-            f"    'none': w_i * l_i per {self.unit}; 'sum': sum(w_i * l_i);",
-            "    'mean': sum(w_i * l_i) / sum(w_i)." if self.mean_of_units else
-            "    'mean': this loss's own rule (see the formula).",
             "",
             "Returns",
             "-------",
@@ -402,7 +421,7 @@ class Loss:
                "as a tuple of gradients with respect to " + ", ".join(self.wrt))
             + ", `.loss_grad` both from one pass"
             + (", `.grad_hess` per-unit derivatives." if self.has_hessian else
-               "; this loss has no `.grad_hess` (zero hessian)."),
+               f"; this loss has no `.grad_hess` ({self.no_hessian_reason})."),
         ]
         if notes:
             lines += ["", notes.strip()]

@@ -297,3 +297,41 @@ cdef inline void focal_prob_point(floating y, floating p, const double* prm,
     l[0] = at * qg * bce
     g[0] = at * (qg1 * bce + qg * dbce)
     h[0] = at * (qg2 * bce + (<floating>2 * qg1 * dbce if dbce != 0 else dbce) + qg * d2bce)
+
+
+# --- asymmetric regression (the generative family's entry) --------------------------
+
+
+cdef inline void asymmetric_squared_point(floating y, floating p, const double* prm,
+                                          floating* l, floating* g, floating* h) noexcept nogil:
+    # prm = (under, over).  e = y - p: the squared residual weighted by `under`
+    # where e > 0 (an under-prediction) and by `over` elsewhere:
+    #   l = c e^2,  dl/dp = -2 c e,  hessian 2 c,   c = under if e > 0 else over.
+    # under = tau, over = 1 - tau is the expectile-regression loss of level tau
+    # (Newey and Powell 1987); NaN propagates through e.
+    # (Both weights are loaded before the select: a select between two loads
+    # stays a branch, and the loop scalar.)
+    cdef floating under = <floating>prm[0]
+    cdef floating over = <floating>prm[1]
+    cdef floating e = y - p
+    cdef floating c = under if e > 0 else over
+    l[0] = c * e * e
+    g[0] = <floating>-2 * c * e
+    h[0] = <floating>2 * c
+
+
+# --- embedding and ranking -----------------------------------------------------------
+
+
+cdef inline void contrastive_point(floating y, floating d, const double* prm,
+                                   floating* l, floating* g, floating* h) noexcept nogil:
+    # prm = (margin,).  Contrastive loss on a distance d >= 0 (Hadsell, Chopra
+    # and LeCun 2006), y = 1 similar, 0 dissimilar (soft labels in [0, 1]):
+    #   l = y d^2 + (1 - y) max(0, m - d)^2;  g = 2 y d - 2 (1 - y) max(0, m - d);
+    #   h = 2 y + 2 (1 - y) [d < m]  (the hinge's side at d == m: 0).
+    cdef floating u = <floating>prm[0] - d
+    cdef floating a = u if u > 0 else u * <floating>0
+    cdef floating ny = <floating>1 - y
+    l[0] = y * (d * d) + ny * (a * a)
+    g[0] = <floating>2 * (y * d) - <floating>2 * (ny * a)
+    h[0] = <floating>2 * y + (<floating>2 * ny if u > 0 else u * <floating>0)

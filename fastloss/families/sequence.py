@@ -148,6 +148,8 @@ class SequenceLoss(Loss):
 
     kind = "sequence"
     unit = "sequence"
+    no_hessian_reason = ("every frame of a sequence enters the sum over its alignments, so "
+                         "the hessian is not diagonal")
     # 'mean' divides each loss by its target length first (torch's rule)
     mean_of_units = False
     # the batch axis of (T, n, C) scores and of padded (n, S) targets

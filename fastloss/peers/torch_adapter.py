@@ -20,6 +20,8 @@ def for_loss(loss, params):
         return {}
     import fastloss
 
+    if loss.unit_groups is not None:
+        return {}  # fastloss.torch takes no loss of grouped units
     fn = flt.function(loss)
     wrt = [loss.inputs.index(w) for w in loss.wrt]
 

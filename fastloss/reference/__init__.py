@@ -7,10 +7,14 @@ one loss of (an element, a row, a sample, a box, a sequence) and ``grad`` is
 d loss_unit / d input for the input in the loss's ``wrt`` (a tuple of
 gradients, in ``wrt`` order, when there are several).  A loss may return a
 third array: per-unit weights it applies itself (class weights, ignored
-rows), which count in the 'mean' denominator.  Where a hessian is defined,
-``<name>_hess`` returns the diagonal second derivative, structured like the
-gradient.  `loss_grad` and `grad_hess` apply sample weights and reductions
-exactly as the compiled losses do.
+rows), which count in the 'mean' denominator.  A loss whose units come in
+independent groups (``Loss.unit_groups``: one input each, e.g. a GAN
+discriminator's real and fake logits) returns a tuple of per-unit losses,
+one per group, and the tuple of the groups' gradients; each group is
+weighted and reduced on its own ('mean' adds the groups' means).  Where a
+hessian is defined, ``<name>_hess`` returns the diagonal second derivative,
+structured like the gradient.  `loss_grad` and `grad_hess` apply sample
+weights and reductions exactly as the compiled losses do.
 
 One module per family (``fastloss.reference.regression``, ...) holds its
 functions; they are all importable from here, e.g.
@@ -24,15 +28,32 @@ float32.
 
 import numpy as np
 
-from fastloss.reference import classification, regression, sequence
+from fastloss.reference import (
+    classification,
+    detection,
+    embedding,
+    generative,
+    regression,
+    segmentation,
+    sequence,
+)
 
 #: The family modules; every public function of theirs is a reference.
-FAMILIES = (regression, classification, sequence)
+FAMILIES = (regression, classification, generative, embedding, segmentation, detection,
+            sequence)
 
 #: Losses whose reduction is not the generic weighted mean of their units
 #: (e.g. a per-unit normalisation): name -> loss_grad(*inputs, sample_weight,
 #: reduction, **params), registered by the family module that defines them.
 REDUCTIONS = {}
+
+#: Losses whose gradient is, by definition, not the derivative of their value
+#: but of a surrogate that holds part of the value constant (a stop-gradient,
+#: as torchvision's CIoU holds its alpha): name -> surrogate(inputs, params),
+#: registered by the family module.  It returns f(*inputs, sample_weight=None,
+#: reduction="mean"), equal to the loss at `inputs`, whose exact derivative
+#: there is the loss's gradient: the finite-difference tests differentiate f.
+SURROGATES = {}
 
 
 def _functions():
@@ -43,6 +64,7 @@ def _functions():
             if public and getattr(fn, "__module__", "") == mod.__name__:
                 out[key] = fn
         REDUCTIONS.update(getattr(mod, "REDUCTIONS", {}))
+        SURROGATES.update(getattr(mod, "SURROGATES", {}))
     return out
 
 
@@ -87,6 +109,11 @@ def _like(gs, single):
     return gs[0] if single else tuple(gs)
 
 
+def _groups(sample_weight, n):
+    """Per-group weights of a grouped loss: None or a tuple of n entries."""
+    return (None,) * n if sample_weight is None else tuple(sample_weight)
+
+
 def loss_grad(name, *inputs, sample_weight=None, reduction="mean", **params):
     """(loss, grad) of loss `name` with the given reduction, like fastloss."""
     inputs, dtype = _as_float(inputs)
@@ -94,6 +121,17 @@ def loss_grad(name, *inputs, sample_weight=None, reduction="mean", **params):
         return REDUCTIONS[name](*inputs, sample_weight=sample_weight, reduction=reduction,
                                 **params)
     out = _FUNCS[name](*inputs, **params)
+    if isinstance(out[0], tuple):  # independent unit groups, reduced one by one
+        parts = [_reduce((lo, g), w, reduction, dtype)
+                 for lo, g, w in zip(out[0], out[1], _groups(sample_weight, len(out[0])),
+                                     strict=True)]
+        values = [p[0] for p in parts]
+        return (tuple(values) if reduction == "none" else sum(values),
+                tuple(p[1] for p in parts))
+    return _reduce(out, sample_weight, reduction, dtype)
+
+
+def _reduce(out, sample_weight, reduction, dtype):
     loss, grad = out[0], out[1]
     single = not isinstance(grad, tuple)
     if sample_weight is None and len(out) == 2:
@@ -121,9 +159,17 @@ def grad_hess(name, *inputs, sample_weight=None, **params):
     """Per-unit (grad, hess) of w_i * l_i, like fastloss's grad_hess."""
     inputs, dtype = _as_float(inputs)
     out = _FUNCS[name](*inputs, **params)
+    hess = _FUNCS[name + "_hess"](*inputs, **params)
+    if isinstance(out[0], tuple):  # independent unit groups, one input each
+        parts = [_weigh((lo, g), h, w, dtype) for lo, g, h, w in
+                 zip(out[0], out[1], hess, _groups(sample_weight, len(out[0])), strict=True)]
+        return tuple(p[0] for p in parts), tuple(p[1] for p in parts)
+    return _weigh(out, hess, sample_weight, dtype)
+
+
+def _weigh(out, hess, sample_weight, dtype):
     loss, grad = out[0], out[1]
     single = not isinstance(grad, tuple)
-    hess = _FUNCS[name + "_hess"](*inputs, **params)
     w = _unit_weights(sample_weight, loss.shape)
     if len(out) > 2:  # the loss's own per-unit weights (class weights, ignored rows)
         w = w * out[2]
