@@ -14,8 +14,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from fastloss import _bench  # noqa: E402
 from handwritten import build  # noqa: E402
+
+from fastloss import _bench  # noqa: E402
 
 _KINDS = {
     ("mean_squared_error", ()): "mse",
@@ -25,21 +26,27 @@ _KINDS = {
 
 
 def handwritten_peer(loss, params, reuse_out=False):
-    """{'handC': f} for the cases fused.c implements (float64 only)."""
+    """{'handC': f, 'handC512': f} for the cases fused.c implements (float64
+    only): its AVX2 and AVX-512 builds, where the CPU runs them."""
     kind = _KINDS.get((loss.name, tuple(sorted(params.items()))))
-    lib = build.load() if kind else None
-    if lib is None:
+    if not kind:
         return {}
-    run = build.wrap(lib, kind)
-    if reuse_out:
-        run = _bench.reusing(run)
+    out = {}
+    for name, level in (("handC", "avx2"), ("handC512", "avx512")):
+        lib = build.load(level)
+        if lib is None:
+            continue
+        run = build.wrap(lib, kind)
+        if reuse_out:
+            run = _bench.reusing(run)
 
-    def guarded(y, p):
-        if p.dtype != "float64":
-            raise _bench.NotApplicable("float64 only")
-        return run(y, p)
+        def guarded(y, p, run=run):
+            if p.dtype != "float64":
+                raise _bench.NotApplicable("float64 only")
+            return run(y, p)
 
-    return {"handC": guarded}
+        out[name] = guarded
+    return out
 
 
 def gemm_floor(loss, params, reuse_out=False):

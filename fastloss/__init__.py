@@ -20,8 +20,8 @@ from fastloss._core.config import get_num_threads, set_num_threads, threads
 from fastloss._core.loss import Loss
 from fastloss._core.registry import LOSSES as _LOSSES
 from fastloss._core.registry import aliases, available, get
-from fastloss._version import __version__
 from fastloss._custom import combine, custom
+from fastloss._version import __version__
 
 # Every registered loss under its canonical name and its aliases
 # (fastloss.mean_squared_error, fastloss.mse, ...); __init__.pyi lists them

@@ -15,7 +15,7 @@ import time
 
 import numpy as np
 
-from fastloss import reference
+from fastloss import _lean, reference
 from fastloss._core import registry as _registry
 from fastloss._core.samples import draw
 
@@ -24,11 +24,26 @@ from fastloss._core.samples import draw
 #: does not apply to it.
 SIZES = {
     "small": "16 elements or a row of 16 classes (per-call overhead)",
-    "minibatch": "a minibatch: 256 elements, 256 x 10 rows, ...",
+    "minibatch": "minibatches of 32, 256 and 1024 elements or rows of 10 classes, "
+                 "timed against the leanest NumPy expression and torch, with the "
+                 "per-call overhead",
     "large": "4M elements, 262144 x 16 rows, or the family's large case",
     "wide": "many classes: 4096 x 1000 rows, or a CTC alphabet of 5000",
     "long": "long sequences (CTC: 1000 frames, targets of 150 labels)",
 }
+
+#: The minibatch sizes (first axis) for the element-wise and row-wise loop
+#: shapes; other loop shapes use their declared "minibatch" shape as is.
+MINIBATCH_ROWS = (32, 256, 1024)
+
+
+def _shapes(loss, size):
+    shape = loss.shapes.get(size)
+    if shape is None:
+        return []
+    if size == "minibatch" and loss.kind in ("elementwise", "rowwise"):
+        return [(rows,) + tuple(shape)[1:] for rows in MINIBATCH_ROWS]
+    return [shape]
 
 
 def cases(sizes=("small", "large"), names=None, all_examples=False):
@@ -40,8 +55,7 @@ def cases(sizes=("small", "large"), names=None, all_examples=False):
         examples = loss.examples if all_examples else loss.examples[:1]
         for params in examples:
             for size in sizes:
-                shape = loss.shapes.get(size)
-                if shape is not None:
+                for shape in _shapes(loss, size):
                     out.append((size, loss, params, shape))
     return out
 
@@ -70,11 +84,14 @@ def reusing(fn):
     return f
 
 
-def implementations(loss, params, peers=False, reuse_out=False):
+def implementations(loss, params, peers=False, reuse_out=False, lean=False, torch=False):
     """name -> f(*inputs) computing (loss, grad) with reduction='mean'.
 
     reuse_out: fastloss (and the hand-written C loops) write the gradient into
-    a buffer reused across calls instead of a fresh array each call."""
+    a buffer reused across calls instead of a fresh array each call.
+    lean: add "numpy" as the leanest NumPy expression of the loss (fastloss._lean,
+    where there is one) and the reference as "numpy ref"; torch: add the torch
+    peer (where installed) without the others."""
     def ours(*inputs, out=None):
         return loss.loss_grad(*inputs, out=out, **params)
 
@@ -82,13 +99,62 @@ def implementations(loss, params, peers=False, reuse_out=False):
         "fastloss": reusing(ours) if reuse_out else (lambda *a: loss.loss_grad(*a, **params)),
         "numpy": lambda *a: reference.loss_grad(loss.name, *a, **params),
     }
-    if peers:
+    if lean:
+        impls["numpy ref"] = impls.pop("numpy")
+        f = _lean.for_loss(loss, params)
+        if f is not None:
+            impls["numpy"] = f
+    if peers or torch:
         from fastloss import peers as _peers
 
-        impls.update(_peers.for_loss(loss, params))
+        found = _peers.for_loss(loss, params)
+        impls.update(found if peers else {k: v for k, v in found.items() if k == "torch"})
+    if peers:
         for provider in EXTRA_PEERS:
             impls.update(provider(loss, params, reuse_out))
     return impls
+
+
+def kernel_only(loss, params, inputs):
+    """A zero-argument function running only the compiled loop of a call
+    (contiguous inputs, a preallocated gradient, no validation), for the
+    per-call overhead column; None for loop shapes it does not know."""
+    from fastloss._core import dispatch
+    from fastloss._core import validation as V
+
+    if loss.kind == "elementwise":
+        try:
+            plan = loss._fast_plan(dict(params))
+        except Exception:
+            plan = None
+        if plan is None:
+            return None
+        kid, kparams = plan[:2]  # (kernel, params, bounds, check)
+        dtype = V.float_dtype(*(np.asarray(a) for a in inputs))
+        y, p = (np.ascontiguousarray(a, dtype=dtype).reshape(-1) for a in inputs)
+        g = np.empty_like(p)
+        K = dispatch.kernels("_elementwise")
+        return lambda: K.run(kid, 1, y, p, None, 0, kparams, None, g, None, 1.0 / p.size, 1)
+    if loss.kind == "rowwise":
+        yt, yp = inputs
+        C = yp.shape[-1]
+        try:
+            plan = loss._fast_plan(dict(params), C)
+        except Exception:
+            plan = None
+        if plan is None:
+            return None
+        kid, kparams, ign, _ = plan
+        p = np.ascontiguousarray(yp).reshape(-1)
+        g = np.empty_like(p)
+        if loss.sparse:
+            lab, y = np.ascontiguousarray(yt, dtype=np.intp).reshape(-1), None
+        else:
+            lab, y = None, np.ascontiguousarray(yt, dtype=p.dtype).reshape(-1)
+        K = dispatch.kernels("_rowwise")
+        return lambda: K.run(kid, 1, y, lab, p, C, None, None, kparams, ign, None, g, None,
+                             True, 1)
+    return None
 
 
 def applicable(impls, inputs):
@@ -116,15 +182,18 @@ def _calibrate(fn, target=0.02, clock=time.perf_counter):
         number *= 2 if dt > target / 10 else 10
 
 
-def time_impls(fns, repeat=5, clock=time.perf_counter):
+def time_impls(fns, repeat=5, fine=False, clock=time.perf_counter):
     """Best seconds per call of each zero-argument function, interleaved.
 
-    clock: time.perf_counter (wall time), or time.process_time for the CPU
-    time of single-threaded code on a machine shared with other jobs (time
-    spent descheduled does not count)."""
-    numbers = {k: _calibrate(f, clock=clock) for k, f in fns.items()}
+    fine: for calls of microseconds, time many short rounds (about 0.1 ms
+    each, 40 times `repeat` of them) instead of a few 20 ms ones: on a shared
+    machine a short round is often not interrupted, so the best of them is
+    the machine's own speed.  clock: time.perf_counter (wall time), or
+    time.process_time for the CPU time of single-threaded code on a machine
+    shared with other jobs (time spent descheduled does not count)."""
+    numbers = {k: _calibrate(f, 1e-4 if fine else 0.02, clock) for k, f in fns.items()}
     best = dict.fromkeys(fns, float("inf"))
-    for _ in range(repeat):
+    for _ in range(repeat * (40 if fine else 1)):
         for k, f in fns.items():
             n = numbers[k]
             t0 = clock()
@@ -153,32 +222,42 @@ def run(sizes=("small", "large"), dtypes=("float64", "float32"), names=None,
         all_examples=False):
     """Time every case; return a list of result dicts.  only: the names of the
     implementations to time (default: all); all_examples: every example
-    keyword set of each loss, not only the first."""
+    keyword set of each loss, not only the first.  Minibatch cases are timed
+    against the lean NumPy expression ("numpy") and torch, and carry the
+    per-call overhead (fastloss's time minus its loop's alone)."""
     import fastloss as fl
 
     rows = []
     todo = [(c, dt, nt) for c in cases(sizes, names, all_examples)
             for dt in dtypes for nt in threads]
     for i, ((size, loss, params, shape), dt, nt) in enumerate(todo):
+        mini = size == "minibatch"
         inputs = draw(loss, params, shape, np.dtype(dt), seed=0)
-        impls = implementations(loss, params, peers, reuse_out)
+        impls = implementations(loss, params, peers, reuse_out, lean=mini, torch=mini)
         if only is not None:
             impls = {k: f for k, f in impls.items() if k in only}
         impls = applicable(impls, inputs)
+        fns = {k: (lambda f=f, a=inputs: f(*a)) for k, f in impls.items()}
+        kern = (kernel_only(loss, params, inputs)
+                if mini and not reuse_out and "fastloss" in impls else None)
+        if kern is not None:
+            fns["loop only"] = kern
         if progress:
             progress(f"[{i + 1}/{len(todo)}] {loss.name} {dt} {shape}"
                      + (f" threads={nt}" if nt else ""))
         with fl.threads(nt), blas_threads(nt):
-            secs = time_impls({k: (lambda f=f, a=inputs: f(*a)) for k, f in impls.items()},
-                              repeat)
-        rows.append({
+            secs = time_impls(fns, repeat, fine=mini)
+        row = {
             "loss": loss.name, "params": params, "size": size,
             "shape": [int(s) for s in np.ravel(shape)],
             "dtype": dt, "threads": nt or fl.get_num_threads(), "reuse_out": reuse_out,
-            "seconds": secs,
-            "speedup_vs_numpy": (secs["numpy"] / secs["fastloss"]
-                                 if "numpy" in secs and "fastloss" in secs else None),
-        })
+            "seconds": {k: v for k, v in secs.items() if k != "loop only"},
+        }
+        if "numpy" in secs and "fastloss" in secs:
+            row["speedup_vs_numpy"] = secs["numpy"] / secs["fastloss"]
+        if "loop only" in secs:
+            row["overhead"] = secs["fastloss"] - secs["loop only"]
+        rows.append(row)
     return rows
 
 
@@ -189,18 +268,23 @@ def _fmt_time(s):
 
 
 def format_table(rows):
-    """A Markdown table: times per implementation and speedup vs NumPy."""
+    """A Markdown table: times per implementation and speedup vs NumPy (the
+    lean NumPy expression for minibatch rows, with the per-call overhead)."""
     impls = []
     for r in rows:
         impls += [k for k in r["seconds"] if k not in impls]
-    head = ["loss", "dtype", "shape", "thr"] + impls + ["vs numpy"]
+    over = any("overhead" in r for r in rows)
+    head = (["loss", "dtype", "shape", "thr"] + impls + (["overhead"] if over else [])
+            + ["vs numpy"])
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for r in rows:
         cells = [r["loss"] + ("" if not r["params"] else
                               " (" + ", ".join(f"{k}={v}" for k, v in r["params"].items()) + ")"),
                  r["dtype"], "x".join(map(str, r["shape"])), str(r["threads"])]
         cells += [_fmt_time(r["seconds"][k]) if k in r["seconds"] else "" for k in impls]
-        cells.append(f"{r['speedup_vs_numpy']:.1f}x")
+        if over:
+            cells.append(_fmt_time(r["overhead"]) if "overhead" in r else "")
+        cells.append(f"{r['speedup_vs_numpy']:.1f}x" if "speedup_vs_numpy" in r else "")
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
@@ -301,8 +385,13 @@ def main(argv=None):
     rows = run(sizes, args.dtypes.split(","), names, threads, args.peers, args.repeat,
                None if args.quiet else progress, args.reuse_out,
                all_examples=args.all_examples)
-    print(format_table(rows))
-    large = [r["speedup_vs_numpy"] for r in rows if r["size"] != "small"]
+    for size in sizes:
+        part = [r for r in rows if r["size"] == size]
+        if part:
+            print(f"\n{size}: {SIZES[size]}\n")
+            print(format_table(part))
+    large = [r["speedup_vs_numpy"] for r in rows
+             if r["size"] not in ("small", "minibatch") and "speedup_vs_numpy" in r]
     if large:
         gm = float(np.exp(np.mean(np.log(large))))
         print(f"\ngeometric-mean speedup vs NumPy on large inputs: {gm:.1f}x")

@@ -13,11 +13,13 @@ from fastloss._core.registry import LOSSES
 from fastloss._core.samples import KINDS, draw  # noqa: F401 (re-exported for tests)
 
 
-def cases(select=None):
+def cases(select=None, first_only=False):
     """(name, params) for every registered loss (for which select(loss) holds)
-    and example keyword set."""
+    and example keyword set (only the first, the defaults, with first_only:
+    for what the keywords cannot change, e.g. an operator's registration)."""
     return [pytest.param(name, params, id=f"{name}-{_pid(params)}")
-            for name, loss in sorted(LOSSES.items()) for params in loss.examples
+            for name, loss in sorted(LOSSES.items())
+            for params in (loss.examples[:1] if first_only else loss.examples)
             if select is None or select(loss)]
 
 

@@ -164,3 +164,27 @@ def test_bad_out_raises():
     g = np.empty(8)
     with pytest.raises(ValueError, match="different"):
         fl.mse.grad_hess(y, p, out=(g, g))
+
+
+def test_a_subclass_override_of_a_loss_method_stays_in_effect():
+    # The compiled call path binds loss / grad / loss_grad on each instance
+    # (fastloss/_core/loops.py: _compile_calls); a method a subclass overrides
+    # must still be the one called, and its super() call still computes.
+    from fastloss._core.loops import ElementwiseLoss
+
+    seen = []
+
+    class Logged(ElementwiseLoss):
+        def loss_grad(self, *inputs, **kw):
+            seen.append(len(inputs))
+            return super().loss_grad(*inputs, **kw)
+
+    loss = Logged("logged_squared_error", kernel="mse")
+    y, p = np.array([1.0, 2.0, 3.0]), np.array([0.5, 2.0, 4.0])
+    v, g = loss.loss_grad(y, p)
+    assert seen == [2]
+    assert v == fl.mean_squared_error(y, p)
+    np.testing.assert_array_equal(g, fl.mean_squared_error.grad(y, p))
+    # the methods it does not override are the compiled ones, with the same result
+    assert loss.grad.__self__ is loss._fast
+    np.testing.assert_array_equal(loss.grad(y, p), g)

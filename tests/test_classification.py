@@ -600,7 +600,7 @@ def test_class_weight_dict_means_the_array_with_missing_classes_at_one(loss):
         for method in (loss.loss_grad, loss.grad_hess):
             got = method(y, x, class_weight=as_dict, **kw)
             want = method(y, x, class_weight=as_array, **kw)
-            for a, b in zip(got, want):
+            for a, b in zip(got, want, strict=True):
                 np.testing.assert_array_equal(a, b)
         np.testing.assert_array_equal(loss(y, x, class_weight=as_dict, reduction="none", **kw),
                                       loss(y, x, class_weight=as_array, reduction="none",

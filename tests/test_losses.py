@@ -43,7 +43,7 @@ def _ref64(loss, inputs):
 def _assert_grads(got, want, loss, **kw):
     got, want = grads(got), grads(want)
     assert len(got) == len(want) == len(loss.wrt)
-    for g, r, name in zip(got, want, loss.wrt):
+    for g, r, name in zip(got, want, loss.wrt, strict=True):
         np.testing.assert_allclose(g, r, err_msg=f"gradient w.r.t. {name}", **kw)
 
 
@@ -63,7 +63,7 @@ def test_loss_grad_matches_reference(name, params, reduction, dtype):
                 assert np.asarray(a).dtype == dtype
                 np.testing.assert_allclose(a, b, **tol(dtype))
             assert len(grads(got_g)) == len(loss.wrt)
-            for g, i in zip(grads(got_g), wrt_index(loss)):
+            for g, i in zip(grads(got_g), wrt_index(loss), strict=True):
                 assert g.dtype == dtype and g.shape == np.shape(inputs[i])
             _assert_grads(got_g, ref_g, loss, **tol(dtype))
 
@@ -94,7 +94,7 @@ def test_methods_agree(name, params, dtype):
                            parts(l2), strict=True):
             np.testing.assert_array_equal(a, c)
             np.testing.assert_array_equal(b, c)
-        for a, b in zip(grads(loss.grad(*inputs, **kw)), grads(g2)):
+        for a, b in zip(grads(loss.grad(*inputs, **kw)), grads(g2), strict=True):
             np.testing.assert_array_equal(a, b)
 
 
@@ -103,7 +103,7 @@ def test_inputs_bind_by_name_as_well_as_by_position():
         params = loss.examples[0]
         inputs = draw(loss, params, shapes_for(loss)[0])
         want = loss(*inputs, **params)
-        by_name = dict(zip(loss.inputs, inputs))
+        by_name = dict(zip(loss.inputs, inputs, strict=True))
         assert loss(**by_name, **params) == want
         assert loss(*inputs[:1], **dict(list(by_name.items())[1:]), **params) == want
         with pytest.raises(TypeError, match="missing required input"):
@@ -144,7 +144,7 @@ def test_grad_matches_finite_differences(name, params, reduction):
     surrogate = reference.SURROGATES.get(name)
     value = (surrogate(inputs, params) if surrogate else
              lambda *a, **k: loss(*a, **k, **params))
-    for gi, i in zip(g, wrt_index(loss)):
+    for gi, i in zip(g, wrt_index(loss), strict=True):
         fd = _fd_grad(lambda *a: float(value(*a, sample_weight=w, reduction=reduction)),
                       inputs, i, 1e-6)
         np.testing.assert_allclose(gi, fd, rtol=1e-5, atol=1e-7,
@@ -202,7 +202,7 @@ def test_reduction_identities(name, params):
     # the gradient of the sum is the sum of the per-unit gradients
     g_sum = grads(loss.grad(*inputs, reduction="sum", **params))
     g_none = grads(loss.grad(*inputs, reduction="none", **params))
-    for a, b in zip(g_sum, g_none):
+    for a, b in zip(g_sum, g_none, strict=True):
         np.testing.assert_allclose(a, b, rtol=1e-12)
     assert np.isfinite(mean)
 
@@ -231,7 +231,7 @@ def test_float32_close_to_float64(name, params):
     l32, g32 = loss.loss_grad(*x32, **params)
     l64, g64 = loss.loss_grad(*x64, **params)
     assert l32.dtype == np.float32
-    for a, b in zip(grads(g32), grads(g64)):
+    for a, b in zip(grads(g32), grads(g64), strict=True):
         assert a.dtype == np.float32
         np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-6)
     np.testing.assert_allclose(l32, l64, rtol=1e-5, atol=1e-6)
@@ -261,11 +261,11 @@ def test_layouts_give_identical_results(name, params):
     loss = LOSSES[name]
     inputs = draw(loss, params, shapes_for(loss)[-1], seed=9)
     want = loss.loss_grad(*inputs, reduction="none", **params)
-    for variant in zip(*(_variants(a) for a in inputs)):
+    for variant in zip(*(_variants(a) for a in inputs), strict=True):
         got = loss.loss_grad(*variant, reduction="none", **params)
         for a, b in zip(parts(got[0]), parts(want[0]), strict=True):
             np.testing.assert_array_equal(a, b)
-        for a, b in zip(grads(got[1]), grads(want[1])):
+        for a, b in zip(grads(got[1]), grads(want[1]), strict=True):
             np.testing.assert_array_equal(a, b)
 
 
@@ -282,7 +282,7 @@ def test_inputs_unchanged_and_outputs_fresh(name, params):
     if loss.has_hessian:
         g, h = loss.grad_hess(*inputs, sample_weight=w, **params)
         outs += grads(g) + grads(h)
-    for a, c in zip(given, copies):
+    for a, c in zip(given, copies, strict=True):
         np.testing.assert_array_equal(a, c)
     for out in outs:
         for a in given:
@@ -298,7 +298,7 @@ def test_out_receives_the_gradients(name, params):
     out = outs[0] if len(outs) == 1 else outs
     got_l, got_g = loss.loss_grad(*inputs, out=out, **params)
     assert got_l == want_l
-    for o, g, w in zip(outs, grads(got_g), grads(want_g)):
+    for o, g, w in zip(outs, grads(got_g), grads(want_g), strict=True):
         assert o is g
         np.testing.assert_array_equal(o, w)
     if len(outs) > 1:
@@ -316,7 +316,7 @@ def test_empty_input(name, params):
     assert np.isnan(loss(*inputs, **params))
     assert loss(*inputs, reduction="sum", **params) == 0
     assert sum(v.size for v in parts(loss(*inputs, reduction="none", **params))) == 0
-    for g, i in zip(grads(loss.grad(*inputs, **params)), wrt_index(loss)):
+    for g, i in zip(grads(loss.grad(*inputs, **params)), wrt_index(loss), strict=True):
         assert g.shape == np.shape(inputs[i])
 
 
@@ -387,5 +387,5 @@ def test_results_do_not_depend_on_thread_count(name, params):
     with fl.threads(2):
         two = loss.loss_grad(*inputs, **params)
     assert one[0] == two[0]
-    for a, b in zip(grads(one[1]), grads(two[1])):
+    for a, b in zip(grads(one[1]), grads(two[1]), strict=True):
         np.testing.assert_array_equal(a, b)

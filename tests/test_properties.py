@@ -189,14 +189,14 @@ def test_random_layouts_match_the_reference(name, params, problem):
                 np.asarray(p, float), **params)
         uw = unit_weights(loss, p, w)
         uw = uw if loss.kind == "elementwise" else uw[..., None]
-        for got, want in zip(gh, rgh):
+        for got, want in zip(gh, rgh, strict=True):
             want = uw * want
             assert got.dtype == dtype and got.shape == np.shape(p)
             assert_close_where_ref_finite(got, want, rtol=10 * tol(dtype)["rtol"],
                                           atol=10 * tol(dtype)["atol"])
         outs += list(gh)
     # inputs untouched, outputs own their memory
-    for a, before in zip((y, p, w), snapshot):
+    for a, before in zip((y, p, w), snapshot, strict=True):
         np.testing.assert_array_equal(np.asarray(a), before)
         if isinstance(a, np.ndarray):
             for out in outs:

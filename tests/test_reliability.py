@@ -107,7 +107,7 @@ def test_transposed_2d_input_is_a_shape_error(name, params):
 
 @pytest.mark.parametrize("reduction", [None, 1, "Mean", "avg", b"mean", ("mean",)])
 def test_unknown_reduction_lists_the_choices(reduction):
-    for name, loss in LOSSES.items():
+    for loss in LOSSES.values():
         inputs = draw(loss, loss.examples[0], shapes_for(loss)[-1])
         with pytest.raises(ValueError, match=r"reduction must be one of 'none', 'mean', 'sum'"):
             loss(*inputs, reduction=reduction, **loss.examples[0])
@@ -235,7 +235,7 @@ def _domain_cases():
     for case in CASES:
         name, params = case.values
         kinds = _kinds(LOSSES[name], params)
-        for which, kind in zip(("y_true", "y_pred"), kinds):
+        for which, kind in zip(("y_true", "y_pred"), kinds, strict=True):
             for v in BAD_VALUES.get(kind) or []:
                 out.append(pytest.param(name, params, which, v,
                                         id=f"{case.id}-{which}={v}"))
@@ -677,7 +677,7 @@ def test_many_python_threads_match_serial_calls(big):
     with ThreadPoolExecutor(max_workers=16) as ex:
         results = list(ex.map(work, order))
     for k, out in results:
-        for got, want in zip(out, serial[k % len(jobs)]):
+        for got, want in zip(out, serial[k % len(jobs)], strict=True):
             np.testing.assert_array_equal(got, want)
 
 
@@ -783,7 +783,7 @@ def test_thread_count_does_not_change_any_bit(name, params):
                     out += list(loss.grad_hess(y, p, sample_weight=w, **params))
                 results.append(out)
         for other in results[1:]:
-            for a, b in zip(results[0], other):
+            for a, b in zip(results[0], other, strict=True):
                 np.testing.assert_array_equal(a, b)
 
 

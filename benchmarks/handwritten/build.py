@@ -1,7 +1,9 @@
-"""Build fused.c into a shared library and wrap it with ctypes (bench only).
+"""Build fused.c into shared libraries and wrap them with ctypes (bench only).
 
-`load()` returns None when no C compiler is available or the machine is not
-x86-64 with AVX2 (the flags target x86-64-v3).
+Two builds of the same loops, both `-O3 -ffast-math` (so that GCC vectorises
+exp/log1p through glibc's libmvec): `-march=x86-64-v3` (AVX2) and
+`-march=x86-64-v4` (AVX-512).  `load(level)` returns None when no C compiler
+is available or the CPU lacks the level.
 """
 
 import ctypes
@@ -14,26 +16,39 @@ from pathlib import Path
 import numpy as np
 
 HERE = Path(__file__).parent
-FLAGS = ["-O3", "-march=x86-64-v3", "-ffast-math", "-fPIC", "-shared"]
+BASE_FLAGS = ["-O3", "-ffast-math", "-fPIC", "-shared"]
+#: level -> (march flag, fastloss ISA level the CPU must support)
+LEVELS = {"avx2": ("-march=x86-64-v3", "avx2"), "avx512": ("-march=x86-64-v4", "avx512")}
+_loaded = {}
 
 
-def load():
+def load(level="avx2"):
+    if level in _loaded:
+        return _loaded[level]
+    _loaded[level] = lib = _load(level)
+    return lib
+
+
+def _load(level):
+    march, isa = LEVELS[level]
     cc = shutil.which(os.environ.get("CC", "cc"))
     if cc is None:
         return None
     try:
         from fastloss._kernels import _cpu
 
-        if "avx2" not in _cpu.supported_isas():
+        if isa not in _cpu.supported_isas():
             return None
     except ImportError:
         return None
-    out = Path(tempfile.gettempdir()) / "fastloss_handwritten.so"
+    out = Path(tempfile.gettempdir()) / f"fastloss_handwritten_{level}.so"
     src = HERE / "fused.c"
     if not out.exists() or out.stat().st_mtime < src.stat().st_mtime:
+        tmp = out.with_suffix(f".{os.getpid()}.so")
         try:
-            subprocess.run([cc, *FLAGS, str(src), "-o", str(out), "-lm", "-lmvec"],
+            subprocess.run([cc, *BASE_FLAGS, march, str(src), "-o", str(tmp), "-lm", "-lmvec"],
                            check=True, capture_output=True)
+            os.replace(tmp, out)
         except (subprocess.CalledProcessError, OSError):
             return None
     lib = ctypes.CDLL(str(out))

@@ -1,10 +1,11 @@
 /* Hand-written fused loops: the yardstick for fastloss's kernels.
  *
  * Plain C, one pass, value + gradient (mean reduction), compiled by
- * benchmarks/handwritten/build.py with `-O3 -march=x86-64-v3 -ffast-math`
- * so that GCC vectorises exp/log1p through glibc's libmvec.  This is what a
- * careful engineer would write for one machine and one loss; fastloss aims
- * to match it while staying portable and IEEE-correct.  Not shipped.
+ * benchmarks/handwritten/build.py with `-O3 -ffast-math` twice, for
+ * x86-64-v3 (AVX2) and x86-64-v4 (AVX-512), so that GCC vectorises exp/log1p
+ * through glibc's libmvec.  This is what a careful engineer would write for
+ * one machine and one loss; fastloss aims to beat it while staying portable
+ * and IEEE-correct.  Not shipped.
  */
 #include <math.h>
 #include <stddef.h>

@@ -7,13 +7,24 @@ own (pairwise rows, per-sample sums, boxes, sequences) define theirs beside
 their registry entries.
 """
 
-from functools import partial
-
 import numpy as np
 
 from fastloss._core import config, dispatch
 from fastloss._core import validation as V
 from fastloss._core.loss import MODE_GRAD_HESS, Loss, outputs, result, value
+
+
+def _compile_calls(loss, caller):
+    """Give a loss its compiled call path: `_fast` (which Loss's methods try
+    first), and the Caller's own loss / grad / loss_grad methods on the
+    instance, which save the Python-level method call (a tenth of a small
+    call) and fall back to Loss's general path the same way.  A method a
+    subclass overrides is left alone (its override stays in effect; Loss's
+    methods then still try `_fast` first)."""
+    loss._fast = caller
+    for name in ("loss", "grad", "loss_grad"):
+        if getattr(type(loss), name) is getattr(Loss, name):
+            setattr(loss, name, getattr(caller, name))
 
 
 class ElementwiseLoss(Loss):
@@ -32,11 +43,29 @@ class ElementwiseLoss(Loss):
     def __init__(self, name, *, kernel, **kw):
         super().__init__(name, **kw)
         self._kernel = kernel if callable(kernel) else (lambda prm, _k=kernel: (_k, ()))
-        if self._check is None and self._bounds is None and type(self) is ElementwiseLoss:
-            # Default keywords, no value checks: plain arrays can skip validation.
-            kname, kparams = self._kernel(self._parse({}))
-            K = dispatch.kernels("_elementwise")
-            self._fast = partial(K.fast, K.KERNEL_IDS[kname], tuple(kparams))
+        if type(self)._compute is ElementwiseLoss._compute:
+            # The compiled call path (see _kernels/_elementwise.pyx.tp: Caller);
+            # a subclass with a _compute of its own keeps the general path.
+            _compile_calls(self, dispatch.kernels("_elementwise").Caller(self, config.threads_for))
+
+    def _fast_plan(self, params):
+        """What the compiled call path runs for these keywords: (kernel id,
+        float parameters, bounds as (input index, low, high, low_open,
+        high_open), check), or None to always take the general path.  check
+        names a value check the compiled path does itself (the `compiled`
+        attribute of the loss's `check` function, "" for none); a loss with a
+        `check` it cannot do keeps the general path.  Raises what `_parse`
+        raises for bad keywords (the general path then reports them)."""
+        check = "" if self._check is None else getattr(self._check, "compiled", None)
+        if check is None or type(self)._run not in _PLAIN_RUNS:
+            return None
+        prm = self._parse(params)
+        kname, kparams = self._kernel(prm)
+        bounds = self._bounds(prm) if self._bounds is not None else ()
+        K = dispatch.kernels("_elementwise")
+        return (K.KERNEL_IDS[kname], tuple(float(v) for v in kparams),
+                tuple((self.inputs.index(b.which), b.low, b.high, b.low_open, b.high_open)
+                      for b in bounds), check)
 
     def _compute(self, mode, arrays, sample_weight, reduction, prm, out):
         yname, pname = self.inputs
@@ -89,6 +118,12 @@ class ColumnParamLoss(ElementwiseLoss):
         super().__init__(name, **kw)
         self._column_param = column_param
 
+    def _fast_plan(self, params):
+        prm = self._parse(params)
+        if isinstance(prm[self._column_param], np.ndarray):
+            return None  # one value per column: the loop of run_cols
+        return super()._fast_plan(params)
+
     def _run(self, prm, shape, mode, y, p, w, k, lo, g, h, gscale, ranges):
         cp = prm[self._column_param]
         if not isinstance(cp, np.ndarray):
@@ -105,6 +140,10 @@ class ColumnParamLoss(ElementwiseLoss):
         s = K.run_cols(K.COL_KERNEL_IDS[kname], mode, y, p, cp, w, k, kparams, lo, g, h,
                        gscale, config.threads_for(p.size))
         return (s,) + found if ranges else s
+
+
+# _run methods whose loop the compiled call path reproduces
+_PLAIN_RUNS = (ElementwiseLoss._run, ColumnParamLoss._run)
 
 
 class RowwiseLoss(Loss):
@@ -129,6 +168,29 @@ class RowwiseLoss(Loss):
     def __init__(self, name, *, kernel, **kw):
         super().__init__(name, **kw)
         self._kernel = kernel
+        if (type(self)._compute is RowwiseLoss._compute
+                and type(self)._targets in (RowwiseLoss._targets, SparseRowwiseLoss._targets)):
+            # the compiled call path (see _kernels/_rowwise.pyx.tp: Caller)
+            _compile_calls(self, dispatch.kernels("_rowwise").Caller(self, config.threads_for))
+
+    def _fast_plan(self, params, n_classes):
+        """What the compiled call path runs for these keywords and class
+        count: (kernel id, float parameters, ignore_index, bounds as (0 for
+        y_true / 1 for y_pred, low, high, low_open, high_open)), or None to
+        always take the general path (class weights, other checks)."""
+        if self._check is not None:
+            return None
+        prm = self._parse(params)
+        if prm.get("class_weight") is not None:
+            return None
+        bounds = self._bounds(prm) if self._bounds is not None else ()
+        if self.sparse and any(b.which != "y_pred" for b in bounds):
+            return None
+        kname, kparams = self._kernel(prm, n_classes)
+        K = dispatch.kernels("_rowwise")
+        return (K.KERNEL_IDS[kname], tuple(float(v) for v in kparams), prm.get("ignore_index"),
+                tuple((("y_true", "y_pred").index(b.which), b.low, b.high, b.low_open,
+                       b.high_open) for b in bounds))
 
     def _targets(self, y_true, yp):
         """(contiguous targets or None, contiguous labels or None, dtype)."""

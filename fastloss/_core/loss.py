@@ -166,29 +166,27 @@ class Loss:
             raise ValueError(f"{name}: input names {sorted(clash)} clash with keywords")
         # Converters see one value at a time, so the defaults convert once.
         self._converted_defaults = {p.name: p.convert(p.default, p.name) for p in self.params}
+        self._parsed = {}
         self.summary = summary
         self.__doc__ = self._docstring(summary, formula, notes, equivalents)
         self.__signature__ = self._signature()
 
     # -- public calling convention -------------------------------------------------
 
-    #: Tiny-call shortcut f(mode, y_true, y_pred, mean) -> (value, grad) or None,
-    #: set by loop shapes that have one (see ElementwiseLoss).
+    #: The compiled call path, set by loop shapes that have one: an object
+    #: whose `call(what, inputs, sample_weight, reduction, out, params)` (what:
+    #: 0 loss, 1 grad, 2 loss_grad, 3 grad_hess) returns what that method
+    #: returns, or None when the call needs the general path below (anything
+    #: but plain arrays and keyword sets it has seen, and every error).
     _fast = None
-
-    def _shortcut(self, mode, inputs, sample_weight, reduction, params):
-        """The tiny-call path's (value, grad), or None when the call needs the
-        general path (weights, keywords, reduction='none', unusual arrays)."""
-        if (self._fast is None or sample_weight is not None or params or len(inputs) != 2
-                or (reduction != "mean" and reduction != "sum")):
-            return None
-        return self._fast(mode, inputs[0], inputs[1], reduction == "mean")
 
     def loss(self, *inputs, sample_weight=None, reduction="mean", **params):
         """The loss; see the object's docstring."""
-        r = self._shortcut(MODE_LOSS, inputs, sample_weight, reduction, params)
-        if r is not None:
-            return r[0]
+        fast = self._fast
+        if fast is not None:
+            r = fast.call(0, inputs, sample_weight, reduction, None, params)
+            if r is not None:
+                return r
         return self._evaluate(MODE_LOSS, inputs, sample_weight, reduction, params)[0]
 
     __call__ = loss
@@ -203,17 +201,19 @@ class Loss:
         there are several) to write the gradient into: C-contiguous, the shape
         of its input, the computation dtype, not overlapping the inputs;
         reusing one saves an allocation per call in a training loop."""
-        if out is None:
-            r = self._shortcut(MODE_LOSS_GRAD, inputs, sample_weight, reduction, params)
+        fast = self._fast
+        if fast is not None:
+            r = fast.call(1, inputs, sample_weight, reduction, out, params)
             if r is not None:
-                return r[1]
+                return r
         return self._evaluate(MODE_LOSS_GRAD, inputs, sample_weight, reduction, params, out)[1]
 
     def loss_grad(self, *inputs, sample_weight=None, reduction="mean", out=None, **params):
         """(loss, grad) from one fused pass over the data; `grad` and `out` as
         for `.grad`."""
-        if out is None:
-            r = self._shortcut(MODE_LOSS_GRAD, inputs, sample_weight, reduction, params)
+        fast = self._fast
+        if fast is not None:
+            r = fast.call(2, inputs, sample_weight, reduction, out, params)
             if r is not None:
                 return r
         return self._evaluate(MODE_LOSS_GRAD, inputs, sample_weight, reduction, params, out)
@@ -224,6 +224,11 @@ class Loss:
         gradient-boosting libraries expect from a custom objective.  out:
         optional (grad, hess) pair to write into, each structured as for
         `.grad`."""
+        fast = self._fast
+        if fast is not None:
+            r = fast.call(3, inputs, sample_weight, "none", out, params)
+            if r is not None:
+                return r
         if not self.has_hessian:
             raise NotImplementedError(
                 f"{self.name} has no meaningful hessian ({self.no_hessian_reason}); "
@@ -323,7 +328,28 @@ class Loss:
         return tuple(args) + tuple(params.pop(name) for name in self.inputs[len(args):])
 
     def _parse(self, kwargs):
-        """Fill defaults, reject unknown keywords, convert and check values."""
+        """Fill defaults, reject unknown keywords, convert and check values.
+
+        Returns a new dict (callers may add private keys to it); keyword sets
+        of hashable values are converted once and remembered."""
+        if not kwargs:
+            return dict(self._converted_defaults)
+        key = []
+        for k, v in kwargs.items():  # (no generator here: its frame would sit in
+            key.append((k, type(v), v))  # the traceback of a bad keyword's error)
+        key = tuple(key)
+        try:
+            hit = self._parsed.get(key)
+        except TypeError:  # an unhashable value (an array): convert it every time
+            hit = False
+        if hit is None or hit is False:
+            out = self._parse_new(kwargs)
+            if hit is None and len(self._parsed) < 256:
+                self._parsed[key] = out
+            return dict(out)
+        return dict(hit)
+
+    def _parse_new(self, kwargs):
         out = dict(self._converted_defaults)
         for key, value in kwargs.items():
             spec = self._param_names.get(key)
@@ -461,7 +487,7 @@ def _checked_outs(out, label, wrt, shapes, dtype, inputs):
         outs = tuple(out)
         labels = tuple(f"{label}[{i}] (for {w})" for i, w in enumerate(wrt))
     made = []
-    for arr, name, shape in zip(outs, labels, shapes):
+    for arr, name, shape in zip(outs, labels, shapes, strict=True):
         if arr is None and len(wrt) > 1:
             made.append(np.empty(shape, dtype))
             continue

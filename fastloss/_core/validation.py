@@ -124,7 +124,8 @@ def weights(sample_weight, shape, dtype, reduction, n_units=None):
         )
     if w.size and np.min(w) < 0:
         raise ValueError("sample_weight must be non-negative; it has negative entries")
-    total = float(np.sum(w, dtype=np.float64)) * (k if k > 0 else 1)
+    # the compiled call path sums the weights with the same function
+    total = dispatch.kernels("_elementwise").weight_sum(w) * (k if k > 0 else 1)
     if n == 0:
         return None, 0, 0.0
     if reduction == "mean" and total == 0 and not PARTIAL.get():

@@ -22,6 +22,8 @@ cdef extern from "fl_math.h" nogil:
     float fl_expm1f(float x) noexcept
     float fl_logf(float x) noexcept
     float fl_log1pf(float x) noexcept
+    double fl_log1p01(double x) noexcept
+    float fl_log1p01f(float x) noexcept
 
 
 cdef inline floating f_exp(floating x) noexcept nogil:
@@ -52,6 +54,15 @@ cdef inline floating f_log1p(floating x) noexcept nogil:
         return fl_log1p(x)
 
 
+cdef inline floating f_log1p01(floating x) noexcept nogil:
+    # log1p for x in [0, 1] (e.g. of exp(-|z|) in a softplus): f_log1p's bits
+    # there, cheaper; other x give unspecified results.
+    if floating is float:
+        return fl_log1p01f(x)
+    else:
+        return fl_log1p01(x)
+
+
 cdef inline floating f_abs(floating x) noexcept nogil:
     # NaN stays NaN (only its sign bit may change).
     return -x if x < 0 else x
@@ -75,7 +86,7 @@ cdef inline floating f_log1pexp(floating x) noexcept nogil:
     # log(1 - exp(-|a|))", section 3).  softplus(+inf) = inf, (-inf) = 0,
     # NaN -> NaN.
     cdef floating pos = x if x > 0 else <floating>0
-    return pos + f_log1p(f_exp(-f_abs(x)))
+    return pos + f_log1p01(f_exp(-f_abs(x)))
 
 
 cdef inline floating f_sigmoid(floating x) noexcept nogil:

@@ -14,7 +14,7 @@
 
 from cython cimport floating
 from fastloss._kernels._numerics cimport (
-    f_abs, f_clip, f_exp, f_expm1, f_log, f_log1p, f_sign,
+    f_abs, f_clip, f_exp, f_expm1, f_log, f_log1p, f_log1p01, f_sign,
 )
 
 
@@ -54,23 +54,30 @@ cdef inline void huber_point(floating y, floating p, const double* prm,
 
 cdef inline void log_cosh_point(floating y, floating p, const double* prm,
                                 floating* l, floating* g, floating* h) noexcept nogil:
-    # log(cosh(d)), d = p - y;  tanh(d);  1 - tanh(d)^2.
-    # Value: log cosh a = log1p(2 sinh(a/2)^2) with sinh(a/2) = u(u+2)/(2(u+1)),
-    # u = expm1(a/2): full relative accuracy near 0 (where it is a^2/2) and
-    # no cancellation.  For a > 40, log cosh a = a - log 2 + log1p(exp(-2a))
-    # and the last term is below 1e-34: a - log 2 is exact to rounding, and
-    # avoids the overflow of u^2 (a > ~709).
-    # Gradient/hessian from t = expm1(-2a) in (-1, 0]:
-    #   tanh a = -t / (2 + t),  1 - tanh^2 a = 4 (1 + t) / (2 + t)^2.
+    # log(cosh(d)), d = p - y;  tanh(d);  1 - tanh(d)^2, all from one
+    # u = expm1(a/2) >= 0, a = |d|, with v = 1 + u = e^(a/2) and iv = 1/v:
+    #   s = sinh(a/2) = u (u + 2) iv / 2,  c = cosh(a/2) = (v + iv) / 2,
+    #   ch = cosh a = 1 + 2 s^2,  log cosh a = log1p(2 s^2),
+    #   tanh a = 2 s c / ch,  1 - tanh^2 a = 1 / ch^2,
+    # with no cancellation anywhere (every term is >= 0) and full relative
+    # accuracy near 0 (where the loss is a^2/2).  For a > 40: log cosh a =
+    # a - log 2 + log1p(e^(-2a)) with the last term below 1e-34, tanh a = 1
+    # exactly, 1 - tanh^2 a = 4 e^(-2a) = 4 iv^4 (this avoids the overflow of
+    # s^2 and ch beyond a ~ 710; iv = 0 once u overflows).
     cdef floating d = p - y
     cdef floating a = f_abs(d)
     cdef floating u = f_expm1(a * <floating>0.5)
-    cdef floating s = u * (u + <floating>2) / (<floating>2 * (u + <floating>1))
-    cdef floating t = f_expm1(<floating>-2 * a)
-    cdef floating two_t = <floating>2 + t
-    l[0] = (a - <floating>0.6931471805599453) if a > 40 else f_log1p(<floating>2 * s * s)
-    g[0] = f_sign(d) * (-t / two_t)
-    h[0] = <floating>4 * (<floating>1 + t) / (two_t * two_t)
+    cdef floating v = <floating>1 + u
+    cdef floating iv = <floating>1 / v
+    cdef floating s = <floating>0.5 * (u * (u + <floating>2)) * iv
+    cdef floating c = <floating>0.5 * (v + iv)
+    cdef floating s2 = <floating>2 * s * s
+    cdef floating rch = <floating>1 / (<floating>1 + s2)
+    cdef floating lc = f_log1p(s2)
+    cdef floating iv2 = iv * iv
+    l[0] = (a - <floating>0.6931471805599453) if a > 40 else lc
+    g[0] = f_sign(d) * (<floating>1 if a > 40 else <floating>2 * s * c * rch)
+    h[0] = <floating>4 * (iv2 * iv2) if a > 40 else rch * rch
 
 
 cdef inline void quantile_point(floating y, floating p, const double* prm,
@@ -134,7 +141,7 @@ cdef inline void _logistic(floating x, floating* s, floating* sn, floating* spx,
     # relative accuracy (softplus(x) = max(x, 0) + log1p(e), Maechler 2012),
     # +-inf give the exact limits and NaN propagates.
     cdef floating e = f_exp(-f_abs(x))
-    cdef floating lp = f_log1p(e)
+    cdef floating lp = f_log1p01(e)
     cdef floating r = <floating>1 / (<floating>1 + e)
     cdef bint nonneg = x >= 0
     s[0] = r if nonneg else e * r
@@ -194,16 +201,18 @@ cdef inline void bce_prob_core(floating y, floating p, floating ls, floating pw,
     h[0] = (ga / c + gb / cn) if inside else (p - p) * 0
 
 
-cdef inline floating _hinge_label(floating y, const double* prm) noexcept nogil:
-    # prm[0] = 1: labels are {0, 1}, converted to 2y - 1 (Keras); else +-1 as given.
-    return (<floating>2 * y - <floating>1) if prm[0] != 0 else y
+cdef inline floating _hinge_label(floating y) noexcept nogil:
+    # Labels are all in {0, 1} (Keras converts them to 2y - 1) or all in
+    # {-1, 1} (checked before the loop): either way a 0 stands for -1 and the
+    # rest are as given.  NaN stays NaN.
+    return <floating>-1 if y == 0 else y
 
 
 cdef inline void hinge_point(floating y, floating p, const double* prm,
                              floating* l, floating* g, floating* h) noexcept nogil:
-    # prm = (convert01,).  u = 1 - t p with t = +-1:
+    # u = 1 - t p with t = +-1:
     #   l = max(0, u);  g = -t where u > 0, else 0;  no hessian.
-    cdef floating t = _hinge_label(y, prm)
+    cdef floating t = _hinge_label(y)
     cdef floating u = <floating>1 - t * p
     l[0] = u if u > 0 else u * 0
     g[0] = -t if u > 0 else u * 0
@@ -212,9 +221,9 @@ cdef inline void hinge_point(floating y, floating p, const double* prm,
 
 cdef inline void squared_hinge_point(floating y, floating p, const double* prm,
                                      floating* l, floating* g, floating* h) noexcept nogil:
-    # prm = (convert01,).  u = 1 - t p:  l = max(0, u)^2;  g = -2 t max(0, u);
+    # u = 1 - t p:  l = max(0, u)^2;  g = -2 t max(0, u);
     # h = 2 t^2 where u > 0.
-    cdef floating t = _hinge_label(y, prm)
+    cdef floating t = _hinge_label(y)
     cdef floating u = <floating>1 - t * p
     cdef floating m = u if u > 0 else u * 0
     l[0] = m * m
@@ -224,12 +233,27 @@ cdef inline void squared_hinge_point(floating y, floating p, const double* prm,
 
 cdef inline floating _powq(floating q, floating a) noexcept nogil:
     # q^a for q >= 0 as exp(a log q), with q^0 = 1 (also for q = 0) and 0^a = 0
-    # for a > 0 (log 0 = -inf, exp(-inf) = 0), 0^a = inf for a < 0.
-    return f_exp(a * f_log(q)) if a != 0 else <floating>1
+    # for a > 0 (log 0 = -inf, exp(-inf) = 0), 0^a = inf for a < 0.  The exp
+    # and log are computed unconditionally, then selected (easier to
+    # vectorise than a conditional call).
+    cdef floating v = f_exp(a * f_log(q))
+    return v if a != 0 else <floating>1
 
 
 cdef inline void focal_logit_point(floating y, floating x, const double* prm,
                                    floating* l, floating* g, floating* h) noexcept nogil:
+    focal_logit_core(y, x, prm, l, g, h, False)
+
+
+cdef inline void focal_logit_g2_point(floating y, floating x, const double* prm,
+                                      floating* l, floating* g, floating* h) noexcept nogil:
+    # the variant for gamma == 2 (the default): q^2 instead of exp(2 log q)
+    focal_logit_core(y, x, prm, l, g, h, True)
+
+
+cdef inline void focal_logit_core(floating y, floating x, const double* prm,
+                                  floating* l, floating* g, floating* h,
+                                  bint square) noexcept nogil:
     # prm = (gamma, alpha, use_alpha).  torchvision.ops.sigmoid_focal_loss:
     #   ce = t softplus(-x) + (1 - t) softplus(x)
     #   q = 1 - p_t = t sigmoid(-x) + (1 - t) sigmoid(x)   (from the logit: exact
@@ -249,7 +273,7 @@ cdef inline void focal_logit_point(floating y, floating x, const double* prm,
     _logistic(x, &s, &sn, &spx, &spn)
     cdef floating ce = (y * spn if y != 0 else <floating>0) + (b * spx if b != 0 else <floating>0)
     cdef floating q = y * sn + b * s
-    cdef floating qg = _powq(q, gam)
+    cdef floating qg = q * q if square else _powq(q, gam)
     cdef floating v = s * sn
     cdef floating k = <floating>1 - <floating>2 * y
     cdef floating r = v / q if q > 0 else q * 0
@@ -264,6 +288,18 @@ cdef inline void focal_logit_point(floating y, floating x, const double* prm,
 
 cdef inline void focal_prob_point(floating y, floating p, const double* prm,
                                   floating* l, floating* g, floating* h) noexcept nogil:
+    focal_prob_core(y, p, prm, l, g, h, False)
+
+
+cdef inline void focal_prob_g2_point(floating y, floating p, const double* prm,
+                                     floating* l, floating* g, floating* h) noexcept nogil:
+    # the variant for gamma == 2 (the default): q^2, 2 q, 2 for the powers
+    focal_prob_core(y, p, prm, l, g, h, True)
+
+
+cdef inline void focal_prob_core(floating y, floating p, const double* prm,
+                                 floating* l, floating* g, floating* h,
+                                 bint square) noexcept nogil:
     # prm = (gamma, alpha, use_alpha, eps).  Keras binary_focal_crossentropy:
     #   bce = -(t log c + (1 - t) log(1 - c)),  c = clip(p, eps, 1 - eps)
     #   q = 1 - p_t = t (1 - p) + (1 - t) p     (unclipped p, as Keras)
@@ -290,10 +326,16 @@ cdef inline void focal_prob_point(floating y, floating p, const double* prm,
                            + (y / (c * c) if y != 0 else <floating>0)) if inside else (p - p) * 0
     cdef floating k = <floating>1 - <floating>2 * y
     cdef floating q = y * (<floating>1 - p) + b * p
-    cdef floating qg = _powq(q, gam)
-    cdef floating qg1 = gam * _powq(q, gam - <floating>1) * k if gam != 0 else <floating>0
+    cdef floating qg, qg1, qg2
     cdef floating gg1 = gam * (gam - <floating>1)
-    cdef floating qg2 = gg1 * _powq(q, gam - <floating>2) * k * k if gg1 != 0 else <floating>0
+    if square:
+        qg = q * q
+        qg1 = <floating>2 * q * k
+        qg2 = <floating>2 * k * k
+    else:
+        qg = _powq(q, gam)
+        qg1 = gam * _powq(q, gam - <floating>1) * k if gam != 0 else <floating>0
+        qg2 = gg1 * _powq(q, gam - <floating>2) * k * k if gg1 != 0 else <floating>0
     l[0] = at * qg * bce
     g[0] = at * (qg1 * bce + qg * dbce)
     h[0] = at * (qg2 * bce + (<floating>2 * qg1 * dbce if dbce != 0 else dbce) + qg * d2bce)

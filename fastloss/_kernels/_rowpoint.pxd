@@ -70,7 +70,8 @@ cdef inline floating row_dot(const floating* a, const floating* b, Py_ssize_t C)
 
 cdef inline floating row_expstore(const floating* x, Py_ssize_t C, floating m,
                                   floating* e) noexcept nogil:
-    # e_j = exp(x_j - m) (a pure map: vectorises), then their sum.
+    # e_j = exp(x_j - m) (a pure map: vectorises), then their sum (the
+    # embedding family's InfoNCE / NT-Xent rows).
     cdef Py_ssize_t j
     for j in range(C):
         e[j] = f_exp(x[j] - m)
@@ -91,24 +92,38 @@ cdef inline floating _xlog(floating t, floating v) noexcept nogil:
 #   l = T log S - sum_j tw_j (x_j - m),   dl/dx_j = T p_j - tw_j,
 #   d2l/dx_j^2 = T p_j (1 - p_j).
 #
-# These kernels run in two steps so that log S and 1/S are taken for a whole
-# block of rows in one vectorised loop (with few classes a scalar log and
-# division per row cost as much as the rest of the row): `softmax_stats`
-# gives m and S of a row (and stores exp(x_j - m) in the gradient row), then
-# the `_row` function, handed m, rs = 1/S and log S, finishes the loss and
-# the gradient.
+# These kernels run in steps over a block of rows, so that the transcendentals
+# run in long vectorised loops (with few classes a loop per row spends as much
+# on its set-up and scalar remainder as on its work): `softmax_shift` gives m
+# and x_j - m of each row, one flat loop takes their exp (into the gradient
+# rows, or a block of scratch), row sums give S, then log S and 1/S are taken
+# for the whole block in one loop; the `_row` function, handed m, rs = 1/S
+# and log S and its row of e_j = exp(x_j - m) in g, finishes the loss and the
+# gradient.
 
-cdef inline floating softmax_stats(const floating* x, Py_ssize_t C, floating* e,
-                                   floating* m) noexcept nogil:
-    # m[0] = max_j x_j; returns S, and stores e_j = exp(x_j - m).
-    m[0] = row_max(x, C)
-    return row_expstore(x, C, m[0], e)
+cdef inline floating softmax_shift(const floating* x, Py_ssize_t C, floating* d) noexcept nogil:
+    # Returns m = max_j x_j and stores d_j = x_j - m (the loop template then
+    # takes exp of a whole block's d in one flat loop: with few classes a
+    # vector loop per row spends more on its set-up and scalar remainder, where
+    # a scalar exp costs as much as a vector one, than on the exps).
+    cdef floating m = row_max(x, C)
+    cdef Py_ssize_t j
+    for j in range(C):
+        d[j] = x[j] - m
+    return m
+
+
+cdef inline void flat_exp(floating* a, Py_ssize_t n) noexcept nogil:
+    # a_k = exp(a_k)
+    cdef Py_ssize_t k
+    for k in range(n):
+        a[k] = f_exp(a[k])
 
 
 cdef inline floating scce_logit_row(
         const floating* y, Py_ssize_t lab, const floating* x, Py_ssize_t C,
         const floating* cw, const double* prm, floating ws, floating* g, floating* h,
-        int mode, floating m, floating rs, floating logs) noexcept nogil:
+        int mode, floating m, floating rs, floating logs, floating R) noexcept nogil:
     # prm = (label_smoothing, sum of class weights).  Target weights as
     # torch.nn.functional.cross_entropy: tw_j = ls/C cw_j + (1 - ls) cw_y [j == y].
     cdef floating ls = <floating>prm[0]
@@ -145,7 +160,7 @@ cdef inline floating scce_logit_row(
 cdef inline floating cce_logit_row(
         const floating* y, Py_ssize_t lab, const floating* x, Py_ssize_t C,
         const floating* cw, const double* prm, floating ws, floating* g, floating* h,
-        int mode, floating m, floating rs, floating logs) noexcept nogil:
+        int mode, floating m, floating rs, floating logs, floating R) noexcept nogil:
     # prm = (label_smoothing,).  Dense (one-hot or soft) targets t_j smoothed to
     # (1 - ls) t_j + ls / C (Keras, torch); tw_j = cw_j * that (torch's
     # `weight` with probability targets).
@@ -155,14 +170,27 @@ cdef inline floating cce_logit_row(
     # scratch: g in mode 0 (its exps are not needed), else h (the hessian row
     # is written only at the end; in mode 1 it is the thread's scratch row)
     cdef floating* sc = g if mode == 0 else h
+    # the target weights (to sc1) and their products with x_j - m (to sc2),
+    # in one loop where there are two scratch rows: g and h in mode 0, the
+    # 2 C values of h in mode 1 (mode 2: the hessian row only)
+    cdef floating* sc1 = h if mode == 1 else sc
+    cdef floating* sc2 = h + C if mode == 1 else h
     cdef floating t, a, tw, sm, ts
     cdef Py_ssize_t j
-    for j in range(C):
-        sc[j] = cw[j] * (keep * y[j] + lsc)
-    t = row_sum(sc, C)
-    for j in range(C):
-        sc[j] = _xlog(sc[j], x[j] - m)
-    a = row_sum(sc, C)
+    if mode == 2:
+        for j in range(C):
+            sc[j] = cw[j] * (keep * y[j] + lsc)
+        t = row_sum(sc, C)
+        for j in range(C):
+            sc[j] = _xlog(sc[j], x[j] - m)
+        a = row_sum(sc, C)
+    else:
+        for j in range(C):
+            tw = cw[j] * (keep * y[j] + lsc)
+            sc1[j] = tw
+            sc2[j] = _xlog(tw, x[j] - m)
+        t = row_sum(sc1, C)
+        a = row_sum(sc2, C)
     if mode != 0:
         ts = ws * t * rs
         for j in range(C):
@@ -275,23 +303,35 @@ cdef inline floating cat_hinge_row(
 
 
 # --- Kullback-Leibler divergence -------------------------------------------------------------
+#
+# The loss terms t_j (log t_j - log c_j) depend on their own element only, so
+# the loop template computes them for a whole block in one flat loop
+# (`<kernel>_terms`: its logs vectorise without a scalar remainder per row)
+# and hands each row function its row of terms in g.
+
+cdef inline void kld_terms(const floating* y, const floating* x, Py_ssize_t n,
+                           const double* prm, floating* out) noexcept nogil:
+    # out_k = t_k (log t_k - log c_k), c_k = max(p_k, eps) (0 log 0 = 0; NaN stays NaN)
+    cdef floating eps = <floating>prm[0]
+    cdef floating t, c
+    cdef Py_ssize_t k
+    for k in range(n):
+        t = y[k]
+        c = eps if x[k] < eps else x[k]
+        out[k] = _xlog(t, f_log(t) - f_log(c))
+
 
 cdef inline floating kld_row(
         const floating* y, Py_ssize_t lab, const floating* x, Py_ssize_t C,
         const floating* cw, const double* prm, floating ws, floating* g, floating* h,
         int mode) noexcept nogil:
     # prm = (eps,).  l = sum_j t_j (log t_j - log c_j), c_j = max(p_j, eps)
-    # (0 log 0 = 0);  dl/dp_j = -t_j / p_j where p_j > eps (else 0);
-    # d2l/dp_j^2 = t_j / p_j^2 there.
+    # (0 log 0 = 0; the terms arrive in g, see kld_terms);  dl/dp_j = -t_j / p_j
+    # where p_j > eps (else 0);  d2l/dp_j^2 = t_j / p_j^2 there.
     cdef floating eps = <floating>prm[0]
-    cdef floating l = 0
-    cdef floating t, c, r
+    cdef floating l = row_sum(g, C)
+    cdef floating t, r
     cdef Py_ssize_t j
-    for j in range(C):
-        t = y[j]
-        c = eps if x[j] < eps else x[j]  # NaN stays NaN
-        g[j] = _xlog(t, f_log(t) - f_log(c))
-    l = row_sum(g, C)
     if mode != 0:
         for j in range(C):
             t = y[j]
@@ -302,19 +342,25 @@ cdef inline floating kld_row(
     return l
 
 
+cdef inline void kld_log_terms(const floating* y, const floating* x, Py_ssize_t n,
+                               const double* prm, floating* out) noexcept nogil:
+    # out_k = t_k (log t_k - x_k)
+    cdef floating t
+    cdef Py_ssize_t k
+    for k in range(n):
+        t = y[k]
+        out[k] = _xlog(t, f_log(t) - x[k])
+
+
 cdef inline floating kld_log_row(
         const floating* y, Py_ssize_t lab, const floating* x, Py_ssize_t C,
         const floating* cw, const double* prm, floating ws, floating* g, floating* h,
         int mode) noexcept nogil:
     # torch.nn.functional.kl_div(x, t, log_target=False) summed over the row:
-    # l = sum_j t_j (log t_j - x_j);  dl/dx_j = -t_j;  hessian 0.
-    cdef floating l = 0
-    cdef floating t
+    # l = sum_j t_j (log t_j - x_j) (the terms arrive in g, see kld_log_terms);
+    # dl/dx_j = -t_j;  hessian 0.
+    cdef floating l = row_sum(g, C)
     cdef Py_ssize_t j
-    for j in range(C):
-        t = y[j]
-        g[j] = _xlog(t, f_log(t) - x[j])
-    l = row_sum(g, C)
     if mode != 0:
         for j in range(C):
             g[j] = -ws * y[j] + x[j] * 0
@@ -326,55 +372,96 @@ cdef inline floating kld_log_row(
 # --- categorical focal cross-entropy -------------------------------------------------------------
 
 cdef inline floating _powq(floating q, floating a) noexcept nogil:
-    # q^a for q >= 0, with q^0 = 1 (also 0^0)
-    return f_exp(a * f_log(q)) if a != 0 else <floating>1
+    # q^a for q >= 0, with q^0 = 1 (also 0^0).  The exp and log are computed
+    # unconditionally (then selected), which keeps the loops that call this
+    # easy to vectorise.
+    cdef floating v = f_exp(a * f_log(q))
+    return v if a != 0 else <floating>1
+
+
+cdef inline floating focal_rest(const floating* x, Py_ssize_t C, floating m, const floating* e,
+                                floating* sc) noexcept nogil:
+    # R = sum_j p_j / p_max - 1 for the softmax of a row from its e_j =
+    # exp(x_j - m): the sum of the e_j of the classes below the maximum, plus
+    # (ties - 1) for several maximal classes.  1 + R is S, but R is not rounded
+    # against 1 (cfocal_logit_row needs it where p_max rounds to 1).  sc: a
+    # scratch row.
+    cdef Py_ssize_t j
+    cdef floating rest
+    for j in range(C):
+        sc[j] = e[j] if x[j] - m != 0 else <floating>0
+    rest = row_sum(sc, C)
+    for j in range(C):
+        sc[j] = <floating>1 if x[j] - m == 0 else <floating>0
+    return rest + (row_sum(sc, C) - <floating>1)
+
+
+cdef inline void _cfocal_terms(const floating* y, const floating* x, Py_ssize_t C,
+                               floating m, floating rs1, floating L, floating R, floating gam,
+                               floating al, floating* e, floating* lt, floating* dt,
+                               bint square) noexcept nogil:
+    # Per class: the loss terms lt_j = alpha t_j q_j^gamma u_j (lt != NULL)
+    # and D_j (dt != NULL, which also turns e_j into p_j in place).  square:
+    # gamma == 2.  Pointers and flags are constants at every call, so each
+    # call compiles to one loop of what it needs; the loss terms are the same
+    # operations in every mode (loss() == loss_grad()[0] bit for bit).
+    cdef Py_ssize_t j
+    cdef floating d, u, p, q, qg, r
+    for j in range(C):
+        d = x[j] - m
+        u = d - L
+        p = e[j] * rs1
+        q = R * rs1 if d == 0 else <floating>1 - p
+        qg = q * q if square else _powq(q, gam)
+        if lt != NULL:
+            lt[j] = al * _xlog(y[j], qg * u)
+        if dt != NULL:
+            r = u / q if q > 0 else <floating>-1
+            dt[j] = -al * y[j] * qg * (<floating>1 - gam * p * r) if y[j] != 0 else <floating>0
+            e[j] = p
 
 
 cdef inline floating cfocal_logit_row(
         const floating* y, Py_ssize_t lab, const floating* x, Py_ssize_t C,
         const floating* cw, const double* prm, floating ws, floating* g, floating* h,
-        int mode) noexcept nogil:
+        int mode, floating m, floating rs1, floating L, floating R) noexcept nogil:
     # prm = (gamma, alpha).  f_j = -alpha t_j (1 - p_j)^gamma log p_j, l = sum_j f_j.
-    # Accuracy where p_j rounds to 1: log p_j = (x_j - m) - log1p(rest), rest =
-    # the sum of exp(x_i - m) without one maximal term (so it is not rounded
-    # against 1), and 1 - p_j = -expm1(log p_j).
+    # The loop template hands the row's e_j = exp(x_j - m) in g, R (focal_rest),
+    # L = log1p(R) and rs1 = 1/(1 + R): then p_j = e_j rs1, log p_j = (x_j - m)
+    # - L, and 1 - p_j = R rs1 for a maximal class (accurate where p_j rounds to
+    # 1), 1 - p_j otherwise (p_j <= 1/2 there: no cancellation).
     # With u_j = log p_j, q_j = 1 - p_j, r_j = u_j / q_j (-1 in the limit q -> 0):
     #   D_j = df_j/du_j = -alpha t_j q_j^gamma (1 - gamma p_j r_j)
     #   dl/dx_k = D_k - p_k sum_j D_j.
+    # gamma = 2 (the default) squares q instead of taking exp(gamma log q).
+    # Scratch: h (mode 0: a row of C values; mode 1: 2 C values, loss terms
+    # and D_j; mode 2: the hessian row, all 0 in the end: no hessian).
     cdef floating gam = <floating>prm[0]
     cdef floating al = <floating>prm[1]
-    cdef floating m = row_max(x, C)
-    cdef floating rest, ties, l, dsum, d, lse1, u, q, p, qg, r
+    cdef floating l = 0, dsum
+    cdef floating* dt = h if mode == 2 else h + C
     cdef Py_ssize_t j
-    for j in range(C):
-        d = x[j] - m
-        g[j] = <floating>1 if d == 0 else <floating>0
-    ties = row_sum(g, C)
-    for j in range(C):
-        d = x[j] - m
-        g[j] = f_exp(d) if d != 0 else <floating>0
-    rest = row_sum(g, C)
-    lse1 = f_log1p(rest + (ties - <floating>1))
+    cdef bint square = gam == 2
     if mode == 0:
-        for j in range(C):
-            u = (x[j] - m) - lse1
-            g[j] = al * _xlog(y[j], _powq(-f_expm1(u), gam) * u)
-        return -row_sum(g, C)
-    # one loop for the loss terms (to h, the same operations as above, so
-    # loss() == loss_grad()[0] bit for bit) and D_j (to g)
+        if square:
+            _cfocal_terms(y, x, C, m, rs1, L, R, gam, al, g, h, NULL, True)
+        else:
+            _cfocal_terms(y, x, C, m, rs1, L, R, gam, al, g, h, NULL, False)
+        return -row_sum(h, C)
+    if mode == 1:
+        if square:
+            _cfocal_terms(y, x, C, m, rs1, L, R, gam, al, g, h, h + C, True)
+        else:
+            _cfocal_terms(y, x, C, m, rs1, L, R, gam, al, g, h, h + C, False)
+        l = -row_sum(h, C)
+    elif square:
+        _cfocal_terms(y, x, C, m, rs1, L, R, gam, al, g, NULL, h, True)
+    else:
+        _cfocal_terms(y, x, C, m, rs1, L, R, gam, al, g, NULL, h, False)
+    # g holds p_j now, dt the D_j
+    dsum = row_sum(dt, C)
     for j in range(C):
-        u = (x[j] - m) - lse1
-        q = -f_expm1(u)
-        qg = _powq(q, gam)
-        p = f_exp(u)
-        r = u / q if q > 0 else <floating>-1
-        h[j] = al * _xlog(y[j], qg * u)
-        g[j] = -al * y[j] * qg * (<floating>1 - gam * p * r) if y[j] != 0 else <floating>0
-    l = -row_sum(h, C)
-    dsum = row_sum(g, C)
-    for j in range(C):
-        p = f_exp((x[j] - m) - lse1)
-        g[j] = ws * (g[j] - p * dsum)
+        g[j] = ws * (dt[j] - g[j] * dsum)
         if mode == 2:
             h[j] = 0
     return l

@@ -149,21 +149,24 @@ binary_crossentropy = register(ColumnParamLoss(
 
 def _check_hinge(arrays, prm):
     # Keras: labels that are all in {0, 1} are converted to 2y - 1; otherwise
-    # they must be -1/+1.  NaN labels propagate.  One pass over y (a kernel
-    # scan) decides; the offending value is looked up only to report it.
+    # they must be -1/+1 (the kernel maps 0 to -1, which is both rules).  NaN
+    # labels propagate.  One pass over y (a kernel scan) decides; the offending
+    # value is looked up only to report it.
     y = arrays["y_true"]
     kinds = dispatch.kernels("_elementwise").label_kinds(y)
-    is01 = not kinds & (4 | 8)
-    if not is01 and kinds & (1 | 8):
+    if kinds & 8 or (kinds & 1 and kinds & 4):
         bad = y[(y != -1) & (y != 1) & ~np.isnan(y)]
         raise ValueError(
             "y_true for a hinge loss must hold labels in {-1, 1} or in {0, 1} (not a mix "
             f"of 0 and -1); found {bad[0]!r}")
-    prm["_from01"] = is01
+
+
+# the compiled call path runs this check itself (_kernels/_elementwise.pyx.tp)
+_check_hinge.compiled = "labels_pm1_or_01"
 
 
 def _hinge_kernel(kernel):
-    return lambda prm: (kernel, (1.0 if prm.get("_from01") else 0.0,))
+    return lambda prm: (kernel, ())
 
 
 hinge = register(ElementwiseLoss(

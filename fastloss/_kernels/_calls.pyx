@@ -1,0 +1,99 @@
+# cython: language_level=3
+"""The compiled call path's shared part (see _calls.pxd).
+
+Built once, with baseline flags: it runs no loops.
+"""
+
+from fastloss._kernels._callpath cimport params_key
+
+cdef object _MISSING = object()
+
+
+cdef class Caller:
+    """The compiled call path of one loss (a loop template subclasses it)."""
+
+    def __init__(self, loss, threads_for):
+        self.owner = loss
+        self.plans = {}
+        self.default = None
+        self.default_classes = -1
+        self.threads_for = threads_for
+        self.has_hessian = loss.has_hessian
+
+    cdef object plan(self, dict params, Py_ssize_t C):
+        # The plan for these keywords (C: the class count, 0 where none), or
+        # None for the general path (keyword sets it cannot run, bad keywords).
+        if not params and C == self.default_classes:
+            return self.default
+        key = params_key(params)
+        if key is None:
+            return None
+        key = (key, C)
+        plan = self.plans.get(key, _MISSING)
+        if plan is _MISSING:
+            plan = self.make(params, C)
+            if plan is not _MISSING and len(self.plans) < 256:
+                self.plans[key] = plan
+        if plan is _MISSING:
+            return None
+        if not params:
+            # the last class count seen without keywords skips the dictionary
+            self.default, self.default_classes = plan, C
+        return plan
+
+    cdef object make(self, dict params, Py_ssize_t C):
+        # The plan of a keyword set (None: the general path always), or
+        # _MISSING when its keywords are bad (the general path raises them).
+        cdef bint bad = False
+        try:
+            spec = self.spec(params, C)
+        except Exception:
+            bad = True
+        if bad:
+            return _MISSING
+        return None if spec is None else self.new_plan(spec)
+
+    cdef object spec(self, dict params, Py_ssize_t C):
+        # the loss's _fast_plan for these keywords (a loop template's own)
+        raise NotImplementedError
+
+    cdef object new_plan(self, tuple spec):
+        raise NotImplementedError
+
+    cdef object _call(self, int what, tuple inputs, sample_weight, reduction, out,
+                      dict params):
+        return None
+
+    def call(self, int what, tuple inputs, sample_weight, reduction, out, dict params):
+        """what: 0 loss, 1 grad, 2 loss_grad, 3 grad_hess.  Returns what that
+        method returns, or None for the general path."""
+        if what < 0 or what > 3:
+            return None
+        return self._call(what, inputs, sample_weight, reduction, out, params)
+
+    # The loss's loss / grad / loss_grad methods (the loop shapes bind these
+    # on the instance): the compiled path, else Loss's general path.
+    def loss(self, *inputs, sample_weight=None, reduction="mean", **params):
+        """The loss; see the object's docstring."""
+        r = self._call(0, inputs, sample_weight, reduction, None, params)
+        if r is None:
+            return self.owner._evaluate(0, inputs, sample_weight, reduction, params)[0]
+        return r
+
+    def grad(self, *inputs, sample_weight=None, reduction="mean", out=None, **params):
+        """Gradient of `loss(...)` (same keywords) with respect to y_pred; with
+        reduction="mean" it carries the 1/sum(w) factor.  out: optional array
+        to write it into (C-contiguous, y_pred's shape, the computation dtype,
+        not overlapping the inputs)."""
+        r = self._call(1, inputs, sample_weight, reduction, out, params)
+        if r is None:
+            return self.owner._evaluate(1, inputs, sample_weight, reduction, params, out)[1]
+        return r
+
+    def loss_grad(self, *inputs, sample_weight=None, reduction="mean", out=None, **params):
+        """(loss, grad) from one fused pass over the data; `grad` and `out` as
+        for `.grad`."""
+        r = self._call(2, inputs, sample_weight, reduction, out, params)
+        if r is None:
+            return self.owner._evaluate(1, inputs, sample_weight, reduction, params, out)
+        return r
