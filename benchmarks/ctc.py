@@ -42,7 +42,7 @@ def main(argv=None):
         ap.error("--cpu-time measures one thread only")
     clock = time.process_time if a.cpu_time else time.perf_counter
     timer = _bench.time_impls
-    _bench.time_impls = lambda fns, repeat=5: timer(fns, repeat=repeat, clock=clock)
+    _bench.time_impls = lambda *args, **kw: timer(*args, **kw, clock=clock)
     try:
         rows, rows_optax = (
             _bench.run(sizes=tuple(a.sizes.split(",")), dtypes=tuple(a.dtypes.split(",")),
