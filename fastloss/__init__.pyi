@@ -66,6 +66,8 @@ class Loss(Generic[_G]):
     unit_axes: dict[str, int]
     #: the "mean" denominator depends on the data (or a callable of the keywords)
     data_weights: bool | Any
+    #: whether "mean" is the weighted mean of the "none" values (ctc: no)
+    mean_of_units: bool
     examples: tuple[dict[str, Any], ...]
     shapes: dict[str, Any]
     summary: str
@@ -237,6 +239,9 @@ binary_focal_crossentropy: Loss[_Array]
 focal: Loss[_Array]
 categorical_focal_crossentropy: Loss[_Array]
 
+# --- sequence ------------------------------------------------------------------------
+ctc: Loss[_Array]
+ctc_loss: Loss[_Array]
 # --- embedding and ranking -------------------------------------------------------------
 cosine_similarity: Loss[_Array]
 cosine: Loss[_Array]
@@ -319,6 +324,9 @@ __all__ = [
     "scce",
     "sparse_categorical_crossentropy",
     "squared_hinge",
+    # sequence
+    "ctc",
+    "ctc_loss",
     # embedding and ranking
     "contrastive",
     "contrastive_embedding",

@@ -28,7 +28,8 @@ SIZES = {
                  "timed against the leanest NumPy expression and torch, with the "
                  "per-call overhead",
     "large": "4M elements, 262144 x 16 rows, or the family's large case",
-    "wide": "4096 x 1000 rows (many classes)",
+    "wide": "many classes: 4096 x 1000 rows, or a CTC alphabet of 5000",
+    "long": "long sequences (CTC: 1000 frames, targets of 150 labels)",
 }
 
 #: The minibatch sizes (first axis) for the element-wise and row-wise loop

@@ -259,7 +259,10 @@ NATIVE = [
      lambda a, r, k: F.cosine_embedding_loss(*a, margin=0.1, reduction=r)),
     ("margin_ranking", {"margin": 0.2},
      lambda a, r, k: F.margin_ranking_loss(*a, margin=0.2, reduction=r)),
-    ("ctc", {}, lambda a, r, k: F.ctc_loss(*a, reduction=r)),
+    # torch's ctc_loss backward is the gradient with respect to the scores
+    # before a log_softmax (pytorch/pytorch#52241): fastloss's from_logits=True
+    ("ctc", {"from_logits": True},
+     lambda a, r, k: F.ctc_loss(a[0].log_softmax(-1), *a[1:], reduction=r)),
     ("box_giou", {}, lambda a, r, k: _tv().generalized_box_iou_loss(a[1], a[0], reduction=r)),
     ("box_diou", {}, lambda a, r, k: _tv().distance_box_iou_loss(a[1], a[0], reduction=r)),
     ("box_ciou", {}, lambda a, r, k: _tv().complete_box_iou_loss(a[1], a[0], reduction=r)),

@@ -107,6 +107,12 @@ class Loss:
     #: not just the sum of the sample weights (or the number of units); a
     #: callable prm -> bool when that depends on the keywords.
     data_weights = False
+    #: True when reduction="mean" is the weighted mean of the per-unit values
+    #: that reduction="none" returns; False for a loss with a mean rule of its
+    #: own (ctc divides each sequence's loss by its target length first, as
+    #: torch does), which its docstring states and whose NumPy reference
+    #: registers in fastloss.reference.REDUCTIONS.
+    mean_of_units = True
     #: Why a loss declared with hessian=False has no `.grad_hess` (for its
     #: error message and docstring); loop shapes whose hessian is not
     #: diagonal say so instead.
@@ -407,7 +413,8 @@ class Loss:
                " (shape (n,) for n units), or a scalar."),
             "reduction : {'mean', 'sum', 'none'}, default 'mean'",
             f"    'none': w_i * l_i per {self.unit}; 'sum': sum(w_i * l_i);",
-            "    'mean': sum(w_i * l_i) / sum(w_i).",
+            "    'mean': sum(w_i * l_i) / sum(w_i)." if self.mean_of_units else
+            "    'mean': this loss's own rule (see the formula).",
         ]
 
     def _signature(self):

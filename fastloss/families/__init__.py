@@ -10,4 +10,5 @@ from fastloss.families import (  # noqa: F401
     generative,
     regression,
     segmentation,
+    sequence,
 )

@@ -8,11 +8,19 @@ only where its library is installed and has an equivalent for the loss and
 keywords.
 """
 
-from fastloss.peers import detection, embedding, generative, segmentation, torch_adapter, wave1
+from fastloss.peers import (
+    detection,
+    embedding,
+    generative,
+    segmentation,
+    sequence,
+    torch_adapter,
+    wave1,
+)
 
 #: The family modules, asked in turn (torch_adapter: fastloss's own torch
 #: adapter, timed beside the native torch losses).
-MODULES = (wave1, generative, embedding, segmentation, detection, torch_adapter)
+MODULES = (wave1, generative, embedding, segmentation, detection, sequence, torch_adapter)
 
 
 def for_loss(loss, params):

@@ -35,10 +35,12 @@ from fastloss.reference import (
     generative,
     regression,
     segmentation,
+    sequence,
 )
 
 #: The family modules; every public function of theirs is a reference.
-FAMILIES = (regression, classification, generative, embedding, segmentation, detection)
+FAMILIES = (regression, classification, generative, embedding, segmentation, detection,
+            sequence)
 
 #: Losses whose reduction is not the generic weighted mean of their units
 #: (e.g. a per-unit normalisation): name -> loss_grad(*inputs, sample_weight,
