@@ -11,6 +11,7 @@ passed; torch's: with respect to the scores before a log_softmax).
 
 import numpy as np
 import pytest
+from helpers import central_differences
 
 import fastloss as fl
 from fastloss import reference
@@ -181,16 +182,6 @@ def test_edge_cases_match_the_reference(dtype, from_logits, zero_infinity):
             _assert_same(got[1], want[1], **TOL[dtype])
 
 
-def _fd(f, x, h=1e-6):
-    g = np.empty_like(x)
-    for i in np.ndindex(x.shape):
-        up, dn = x.copy(), x.copy()
-        up[i] += h
-        dn[i] -= h
-        g[i] = (f(up) - f(dn)) / (2 * h)
-    return g
-
-
 @pytest.mark.parametrize("reduction", ["mean", "sum"])
 @pytest.mark.parametrize("from_logits", [True, False])
 def test_edge_case_gradients_match_finite_differences(from_logits, reduction):
@@ -200,7 +191,7 @@ def test_edge_case_gradients_match_finite_differences(from_logits, reduction):
     kw = dict(from_logits=from_logits, zero_infinity=True, reduction=reduction,
               sample_weight=np.linspace(0.5, 2.0, len(il)))
     g = fl.ctc.grad(x, targets, il, tl, **kw)
-    fd = _fd(lambda a: float(fl.ctc(a, targets, il, tl, **kw)), x)
+    fd = central_differences(lambda a: float(fl.ctc(a, targets, il, tl, **kw)), x)
     np.testing.assert_allclose(g, fd, rtol=1e-6, atol=1e-7)
 
 
