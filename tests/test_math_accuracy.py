@@ -476,3 +476,38 @@ def test_log1p_huge_and_near_minus_one():
     y = apply("log1p", x, np.float64)
     err = mp_ulp_errors(y, mp_reference("log1p", x), np.float64)
     assert err.max() <= MAX_ULP
+
+
+def _around(points, dtype, width):
+    """Every float of `dtype` within `width` representable steps of each point."""
+    it = _INT[dtype]
+    out = []
+    for p in points:
+        b = np.array([p], dtype=dtype).view(it)[0]
+        out.append(np.arange(b - width, b + width + 1, dtype=it).view(dtype))
+    return np.concatenate(out)
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=["f64", "f32"])
+@pytest.mark.parametrize("name,top", [("log1p01", 1.0), ("log1p02", 2.0)])
+def test_restricted_log1p_forms_give_log1p_bits(name, top, dtype):
+    # The kernels' cheaper log1p forms (softplus tails, CTC's log-sum-exps)
+    # promise log1p's exact bits on [0, top]: around every place where a
+    # reduction switches (u = 1 + x crossing sqrt(2) and 2 sqrt(2), x = 1
+    # where Fast2Sum swaps its operands), at the ends, on tiny and
+    # subnormal x, NaN, and on random points of the whole interval.
+    rng = np.random.default_rng(7)
+    r2 = np.sqrt(2.0)
+    edges = [r2 - 1, 2 * r2 - 1, 1.0, top, 0.5, 1e-3]
+    x = np.concatenate([
+        _around([e for e in edges if e <= top], dtype, 4096),
+        rng.uniform(0, top, 200_000),
+        np.ldexp(1.0, -np.arange(1, 160)),
+        [0.0, np.finfo(dtype).smallest_subnormal, np.finfo(dtype).tiny, np.nan],
+    ]).astype(dtype)
+    x = x[~(x > top) & ~(x < 0)]
+    got = apply(name, x, dtype)
+    want = apply("log1p", x, dtype)
+    nan = np.isnan(want)
+    assert nan.sum() == 1 and np.isnan(got[nan]).all()
+    np.testing.assert_array_equal(got[~nan].view(_INT[dtype]), want[~nan].view(_INT[dtype]))

@@ -24,6 +24,8 @@ cdef extern from "fl_math.h" nogil:
     float fl_log1pf(float x) noexcept
     double fl_log1p01(double x) noexcept
     float fl_log1p01f(float x) noexcept
+    double fl_log1p02(double x) noexcept
+    float fl_log1p02f(float x) noexcept
 
 
 cdef inline floating f_exp(floating x) noexcept nogil:
@@ -61,6 +63,16 @@ cdef inline floating f_log1p01(floating x) noexcept nogil:
         return fl_log1p01f(x)
     else:
         return fl_log1p01(x)
+
+
+cdef inline floating f_log1p02(floating x) noexcept nogil:
+    # log1p for x in [0, 2] (e.g. of exp(a) + exp(b), a, b <= 0, in a
+    # three-term log-sum-exp): f_log1p's bits there, cheaper; other x give
+    # unspecified results.
+    if floating is float:
+        return fl_log1p02f(x)
+    else:
+        return fl_log1p02(x)
 
 
 cdef inline floating f_abs(floating x) noexcept nogil:

@@ -574,6 +574,29 @@ FL_INLINE double fl_log1p01(double x)
 }
 
 /*
+ * fl_log1p02(x) = log(1 + x) for x in [0, 2] (NaN -> NaN), e.g. the
+ * log1p(exp(a) + exp(b)) of a three-term log-sum-exp (a, b <= 0): fl_log1p's
+ * bits there, without its special-value selects.  u = 1 + x lies in [1, 3];
+ * its rounding error comes from Fast2Sum with the larger of 1 and x first,
+ * and u = 2^k m with k = 0, 1 or 2 is chosen by two compares at fl_log1p's
+ * thresholds (m in [sqrt(2)/2, sqrt(2)), f = m - 1 exact: Sterbenz).  Other
+ * inputs give unspecified results.
+ */
+FL_INLINE double fl_log1p02(double x)
+{
+    double u = 1.0 + x;
+    /* 1 + x = u + c exactly (Fast2Sum, the larger magnitude first) */
+    double c = x > 1.0 ? 1.0 - (u - x) : x - (u - 1.0);
+    uint64_t k1 = (uint64_t)0 - (uint64_t)(u >= 1.4142135623730951);
+    uint64_t k2 = (uint64_t)0 - (uint64_t)(u >= 2.8284271247461903);
+    uint64_t k = (k1 & UINT64_C(1)) + (k2 & UINT64_C(1));
+    double h = fl_i_asf64(UINT64_C(0x3FF0000000000000) - (k << 52));     /* 2^-k */
+    double kd = fl_i_asf64((k1 & UINT64_C(0x3FF0000000000000))
+                           + (k2 & UINT64_C(0x0010000000000000)));       /* k */
+    return fl_i_log_kernel_c(u * h - 1.0, kd, c * h);
+}
+
+/*
  * fl_log1pf(x): float version of fl_log1p (float arithmetic throughout).
  * Same special values.
  * Measured max error, exhaustive over all floats: 0.88 ulp (FMA and no FMA).
@@ -608,6 +631,19 @@ FL_INLINE float fl_log1p01f(float x)
     uint32_t big = 0u - (uint32_t)(u >= 1.41421354f);   /* fl_log1pf's threshold */
     float h = fl_i_asf32(0x3F800000u - (big & (1u << 23)));
     return fl_i_log_kernel_cf(u * h - 1.0f, fl_i_asf32(big & 0x3F800000u), c * h);
+}
+
+/* fl_log1p02f(x): float version of fl_log1p02. */
+FL_INLINE float fl_log1p02f(float x)
+{
+    float u = 1.0f + x;
+    float c = x > 1.0f ? 1.0f - (u - x) : x - (u - 1.0f);
+    uint32_t k1 = 0u - (uint32_t)(u >= 1.41421354f);    /* fl_log1pf's thresholds */
+    uint32_t k2 = 0u - (uint32_t)(u >= 2.82842708f);
+    uint32_t k = (k1 & 1u) + (k2 & 1u);
+    float h = fl_i_asf32(0x3F800000u - (k << 23));
+    float kd = fl_i_asf32((k1 & 0x3F800000u) + (k2 & 0x00800000u));
+    return fl_i_log_kernel_cf(u * h - 1.0f, kd, c * h);
 }
 
 #endif /* FL_MATH_H */
