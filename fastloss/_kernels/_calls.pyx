@@ -72,28 +72,48 @@ cdef class Caller:
         return self._call(what, inputs, sample_weight, reduction, out, params)
 
     # The loss's loss / grad / loss_grad methods (the loop shapes bind these
-    # on the instance): the compiled path, else Loss's general path.
-    def loss(self, *inputs, sample_weight=None, reduction="mean", **params):
+    # on the instance): the compiled path, else Loss's general path.  The
+    # first two inputs are positional-only parameters rather than a bare
+    # *inputs: that lets CPython call these through the fast calling
+    # convention (no argument tuple and keyword dictionary built for the
+    # call; 30-100 ns of a 300 ns call); inputs passed by keyword stay in
+    # `params`, where the general path's binding finds them.
+    def loss(self, i0=_MISSING, i1=_MISSING, /, *rest, sample_weight=None,
+             reduction="mean", **params):
         """The loss; see the object's docstring."""
+        inputs = _inputs(i0, i1, rest)
         r = self._call(0, inputs, sample_weight, reduction, None, params)
         if r is None:
             return self.owner._evaluate(0, inputs, sample_weight, reduction, params)[0]
         return r
 
-    def grad(self, *inputs, sample_weight=None, reduction="mean", out=None, **params):
+    def grad(self, i0=_MISSING, i1=_MISSING, /, *rest, sample_weight=None,
+             reduction="mean", out=None, **params):
         """Gradient of `loss(...)` (same keywords) with respect to y_pred; with
         reduction="mean" it carries the 1/sum(w) factor.  out: optional array
         to write it into (C-contiguous, y_pred's shape, the computation dtype,
         not overlapping the inputs)."""
+        inputs = _inputs(i0, i1, rest)
         r = self._call(1, inputs, sample_weight, reduction, out, params)
         if r is None:
             return self.owner._evaluate(1, inputs, sample_weight, reduction, params, out)[1]
         return r
 
-    def loss_grad(self, *inputs, sample_weight=None, reduction="mean", out=None, **params):
+    def loss_grad(self, i0=_MISSING, i1=_MISSING, /, *rest, sample_weight=None,
+                  reduction="mean", out=None, **params):
         """(loss, grad) from one fused pass over the data; `grad` and `out` as
         for `.grad`."""
+        inputs = _inputs(i0, i1, rest)
         r = self._call(2, inputs, sample_weight, reduction, out, params)
         if r is None:
             return self.owner._evaluate(1, inputs, sample_weight, reduction, params, out)
         return r
+
+
+cdef inline tuple _inputs(i0, i1, tuple rest):
+    # the positional inputs of a call, as the general path's *inputs holds them
+    if i1 is _MISSING:
+        return () if i0 is _MISSING else (i0,)
+    if rest:
+        return (i0, i1) + rest
+    return (i0, i1)
