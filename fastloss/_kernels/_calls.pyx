@@ -4,6 +4,9 @@
 Built once, with baseline flags: it runs no loops.
 """
 
+from cpython.dict cimport PyDict_Next
+from cpython.object cimport PyObject
+
 from fastloss._kernels._callpath cimport params_key
 
 cdef object _MISSING = object()
@@ -17,6 +20,9 @@ cdef class Caller:
         self.plans = {}
         self.default = None
         self.default_classes = -1
+        self.last_params = None
+        self.last_classes = -1
+        self.last_plan = None
         self.threads_for = threads_for
         self.has_hessian = loss.has_hessian
 
@@ -25,6 +31,10 @@ cdef class Caller:
         # None for the general path (keyword sets it cannot run, bad keywords).
         if not params and C == self.default_classes:
             return self.default
+        if C == self.last_classes and _same_params(params, self.last_params):
+            # the keywords of the last keyword call again (a training loop's
+            # case): no key to build and hash
+            return self.last_plan
         key = params_key(params)
         if key is None:
             return None
@@ -39,6 +49,9 @@ cdef class Caller:
         if not params:
             # the last class count seen without keywords skips the dictionary
             self.default, self.default_classes = plan, C
+        else:
+            # params is this call's own dictionary (CPython makes one per call)
+            self.last_params, self.last_classes, self.last_plan = params, C, plan
         return plan
 
     cdef object make(self, dict params, Py_ssize_t C):
@@ -108,6 +121,29 @@ cdef class Caller:
         if r is None:
             return self.owner._evaluate(1, inputs, sample_weight, reduction, params, out)
         return r
+
+
+cdef inline bint _same_params(dict params, dict last):
+    # params holds the keywords of `last` (a dictionary params_key accepted),
+    # in the same order with values of the same types and equal: what makes
+    # params_key give the same key
+    if last is None or len(params) != len(last):
+        return False
+    cdef Py_ssize_t i = 0, j = 0
+    cdef PyObject* k
+    cdef PyObject* v
+    cdef PyObject* lk
+    cdef PyObject* lv
+    cdef bint same = True
+    try:
+        while PyDict_Next(params, &i, &k, &v) and PyDict_Next(last, &j, &lk, &lv):
+            if ((k != lk and not (<object>k == <object>lk)) or type(<object>v) is not type(<object>lv)
+                    or (v != lv and not (<object>v == <object>lv))):
+                same = False
+                break
+    except Exception:
+        same = False
+    return same
 
 
 cdef inline tuple _inputs(i0, i1, tuple rest):
