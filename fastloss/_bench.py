@@ -7,6 +7,7 @@ timed interleaved, round by round, and the best round is kept, so a noisy
 neighbour slows both sides alike.
 """
 
+import functools
 import json
 import os
 import platform
@@ -95,8 +96,12 @@ def implementations(loss, params, peers=False, reuse_out=False, lean=False, torc
     def ours(*inputs, out=None):
         return loss.loss_grad(*inputs, out=out, **params)
 
+    # the bound method itself (with the keywords bound by functools.partial):
+    # what a user's own call costs, without a wrapper's extra frame and
+    # argument unpacking (75 ns of a 330 ns call at 256 values)
+    direct = loss.loss_grad if not params else functools.partial(loss.loss_grad, **params)
     impls = {
-        "fastloss": reusing(ours) if reuse_out else (lambda *a: loss.loss_grad(*a, **params)),
+        "fastloss": reusing(ours) if reuse_out else direct,
         "numpy": lambda *a: reference.loss_grad(loss.name, *a, **params),
     }
     if lean:

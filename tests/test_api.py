@@ -188,3 +188,37 @@ def test_a_subclass_override_of_a_loss_method_stays_in_effect():
     # the methods it does not override are the compiled ones, with the same result
     assert loss.grad.__self__ is loss._fast
     np.testing.assert_array_equal(loss.grad(y, p), g)
+
+
+def test_compiled_path_keyword_sets_in_turn_match_the_general_path():
+    # The compiled path reuses the plan of the last keyword call when the same
+    # keywords come again (names, order, value types and values); keyword
+    # sets that alternate, values of another type, inputs passed by keyword
+    # and too many inputs must all give what the general path gives.
+    rng = np.random.default_rng(5)
+    y, p = rng.random(64), rng.random(64) * 3
+    general = fl.huber._evaluate
+    calls = [{"delta": 0.5}, {"delta": 0.5}, {"delta": 2.0}, {"delta": 0.5},
+             {"delta": 2}, {"delta": 2.0}, {}, {"delta": 0.5}]
+    for kw in calls:
+        v, g = fl.huber.loss_grad(y, p, **kw)
+        ev, eg = general(1, (y, p), None, "mean", dict(kw))
+        assert v == ev, kw
+        np.testing.assert_array_equal(g, eg)
+    # two keywords, in both orders
+    for kw in ({"delta": 0.5, "reduction": "sum"}, {"reduction": "sum", "delta": 0.5}) * 2:
+        v = fl.huber.loss(y, p, **kw)
+        assert v == general(0, (y, p), None, "sum", {"delta": 0.5})[0]
+    # inputs by keyword, then positionally again with the same keywords
+    by_kw = fl.huber.loss_grad(y_true=y, y_pred=p, delta=0.5)
+    by_pos = fl.huber.loss_grad(y, p, delta=0.5)
+    assert by_kw[0] == by_pos[0]
+    np.testing.assert_array_equal(by_kw[1], by_pos[1])
+    with pytest.raises(TypeError, match="positional inputs"):
+        fl.huber.loss_grad(y, p, p, delta=0.5)
+    # a bad value after a good one with the same name is still refused
+    with pytest.raises(ValueError, match="delta"):
+        fl.huber.loss_grad(y, p, delta=-1.0)
+    fl.binary_crossentropy.loss_grad(y.round(), p, from_logits=True)
+    with pytest.raises(TypeError, match="from_logits"):
+        fl.binary_crossentropy.loss_grad(y.round(), p, from_logits="yes")

@@ -8,11 +8,10 @@
 cdef class Caller:
     cdef readonly object owner         # the Loss
     cdef dict plans                    # (keywords key, class count) -> plan or None
-    cdef object default                # the plan without keywords for default_classes
-    cdef Py_ssize_t default_classes
-    cdef dict last_params              # the keywords of the last keyword call,
-    cdef Py_ssize_t last_classes       # its class count
-    cdef object last_plan              # and its plan (None: the general path)
+    # (keywords, class count, plan) of the last call without keywords
+    # (keywords None) and of the last call with keywords; None before one
+    cdef tuple default
+    cdef tuple last
     cdef object threads_for            # config.threads_for
     cdef bint has_hessian
 

@@ -19,22 +19,21 @@ cdef class Caller:
         self.owner = loss
         self.plans = {}
         self.default = None
-        self.default_classes = -1
-        self.last_params = None
-        self.last_classes = -1
-        self.last_plan = None
+        self.last = None
         self.threads_for = threads_for
         self.has_hessian = loss.has_hessian
 
     cdef object plan(self, dict params, Py_ssize_t C):
         # The plan for these keywords (C: the class count, 0 where none), or
         # None for the general path (keyword sets it cannot run, bad keywords).
-        if not params and C == self.default_classes:
-            return self.default
-        if C == self.last_classes and _same_params(params, self.last_params):
-            # the keywords of the last keyword call again (a training loop's
-            # case): no key to build and hash
-            return self.last_plan
+        # Each remembered plan is one tuple, replaced whole: a call on another
+        # thread never sees one call's keywords with another call's plan.
+        cdef tuple seen = self.default if not params else self.last
+        if seen is not None and C == <Py_ssize_t>seen[1] and (
+                not params or _same_params(params, <dict>seen[0])):
+            # no keywords, or the keywords of the last keyword call again (a
+            # training loop's case): no key to build and hash
+            return seen[2]
         key = params_key(params)
         if key is None:
             return None
@@ -47,11 +46,10 @@ cdef class Caller:
         if plan is _MISSING:
             return None
         if not params:
-            # the last class count seen without keywords skips the dictionary
-            self.default, self.default_classes = plan, C
+            self.default = (None, C, plan)
         else:
-            # params is this call's own dictionary (CPython makes one per call)
-            self.last_params, self.last_classes, self.last_plan = params, C, plan
+            # a copy: the general path may take inputs out of params
+            self.last = (dict(params), C, plan)
         return plan
 
     cdef object make(self, dict params, Py_ssize_t C):
