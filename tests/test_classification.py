@@ -452,6 +452,23 @@ def test_kl_divergence_of_identical_rows_is_zero_and_zero_targets_count_zero():
                                rtol=1e-12)
 
 
+def test_kl_divergence_with_subnormal_targets_and_probabilities():
+    # The terms are t log(t / c) with one log: subnormal operands must neither
+    # round the quotient to a subnormal nor overflow it (eps=0 leaves c = p).
+    # Reference: mpmath at 30 digits.
+    t = np.array([[5e-324, 1 - 2**-53, 2**-53 - 5e-324], [1e-310, 0.5, 0.5 - 1e-310],
+                  [1.0, 0.0, 0.0]])
+    p = np.array([[0.3, 0.7, 0.0], [0.5, 1e-300, 0.5], [1e-310, 0.5, 0.5]])
+    for eps in (1e-7, 0.0):
+        got = fl.kld(t, p, eps=eps, reduction="none")
+        with mpmath.workdps(30):
+            want = [float(sum(mpmath.mpf(a) * mpmath.log(mpmath.mpf(a) / max(mpmath.mpf(b), eps))
+                              if max(b, eps) > 0 else mpmath.inf
+                              for a, b in zip(tr, pr) if a > 0)) for tr, pr in zip(t, p)]
+        assert np.isinf(want[0]) == (eps == 0)   # c = 0 < t: +inf, as log t - log 0
+        np.testing.assert_allclose(got, want, rtol=1e-14)
+
+
 # --- validation -----------------------------------------------------------------------------
 
 
