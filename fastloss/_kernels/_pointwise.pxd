@@ -8,6 +8,16 @@
 # not pay for the gradient.  Keep them branch-free (conditional expressions
 # only) so the loops vectorise, and let NaN propagate to l and g.
 #
+# Staged kernels.  A kernel whose point function starts with a long
+# transcendental chain may also define `<kernel>_stage(y, p, prm)` (that
+# first value, e.g. exp(-|x|)) and `<kernel>_point_s(y, p, s, prm, &l, &g,
+# &h)` (the rest, from it); the loop template then takes the stage for a
+# whole block in one loop and runs the rest in a second (STAGED in
+# _elementwise.pyx.tp).  The two chains are then short enough for the
+# processor to overlap many elements: BCE from logits 15% faster with
+# AVX-512, 20% with AVX2, 30% on the baseline build, with the same bits
+# (`<kernel>_point` is the two composed, for the other loops).
+#
 # Adding an element-wise loss: a point function here, its name in the
 # KERNELS list of _elementwise.pyx.tp, a registry entry in its family module
 # (fastloss/families/) and a reference function in fastloss/reference/.
@@ -52,8 +62,18 @@ cdef inline void huber_point(floating y, floating p, const double* prm,
     h[0] = <floating>1 if inside else <floating>0
 
 
+cdef inline floating log_cosh_stage(floating y, floating p, const double* prm) noexcept nogil:
+    # u = expm1(|p - y| / 2), the start of log_cosh_point_s
+    return f_expm1(f_abs(p - y) * <floating>0.5)
+
+
 cdef inline void log_cosh_point(floating y, floating p, const double* prm,
                                 floating* l, floating* g, floating* h) noexcept nogil:
+    log_cosh_point_s(y, p, log_cosh_stage(y, p, prm), prm, l, g, h)
+
+
+cdef inline void log_cosh_point_s(floating y, floating p, floating u, const double* prm,
+                                  floating* l, floating* g, floating* h) noexcept nogil:
     # log(cosh(d)), d = p - y;  tanh(d);  1 - tanh(d)^2, all from one
     # u = expm1(a/2) >= 0, a = |d|, with v = 1 + u = e^(a/2) and iv = 1/v:
     #   s = sinh(a/2) = u (u + 2) iv / 2,  c = cosh(a/2) = (v + iv) / 2,
@@ -66,7 +86,6 @@ cdef inline void log_cosh_point(floating y, floating p, const double* prm,
     # s^2 and ch beyond a ~ 710; iv = 0 once u overflows).
     cdef floating d = p - y
     cdef floating a = f_abs(d)
-    cdef floating u = f_expm1(a * <floating>0.5)
     cdef floating v = <floating>1 + u
     cdef floating iv = <floating>1 / v
     cdef floating s = <floating>0.5 * (u * (u + <floating>2)) * iv
@@ -134,13 +153,22 @@ cdef inline void msle_point(floating y, floating p, const double* prm,
 
 
 
+cdef inline floating logistic_stage(floating x) noexcept nogil:
+    # e = exp(-|x|), the stage of _logistic_e (a staged kernel's stage)
+    return f_exp(-f_abs(x))
+
+
 cdef inline void _logistic(floating x, floating* s, floating* sn, floating* spx,
                            floating* spn) noexcept nogil:
-    # sigmoid(x), sigmoid(-x), softplus(x), softplus(-x) from one exp and one
-    # log1p of e = exp(-|x|) <= 1: nothing overflows, both tails keep full
+    _logistic_e(x, logistic_stage(x), s, sn, spx, spn)
+
+
+cdef inline void _logistic_e(floating x, floating e, floating* s, floating* sn, floating* spx,
+                             floating* spn) noexcept nogil:
+    # sigmoid(x), sigmoid(-x), softplus(x), softplus(-x) from e = exp(-|x|)
+    # <= 1 and one log1p of it: nothing overflows, both tails keep full
     # relative accuracy (softplus(x) = max(x, 0) + log1p(e), Maechler 2012),
     # +-inf give the exact limits and NaN propagates.
-    cdef floating e = f_exp(-f_abs(x))
     cdef floating lp = f_log1p01(e)
     cdef floating r = <floating>1 / (<floating>1 + e)
     cdef bint nonneg = x >= 0
@@ -158,18 +186,33 @@ cdef inline void bce_logit_point(floating y, floating x, const double* prm,
     #   h = ((1 - t) + pw t) s (1 - s)
     # torch.nn.functional.binary_cross_entropy_with_logits(x, t, pos_weight=pw),
     # except that x = +-inf gives the exact limits where torch gives NaN.
-    bce_logit_core(y, x, <floating>prm[0], <floating>prm[1], l, g, h)
+    bce_logit_core_e(y, x, logistic_stage(x), <floating>prm[0], <floating>prm[1], l, g, h)
+
+
+cdef inline floating bce_logit_stage(floating y, floating x, const double* prm) noexcept nogil:
+    return logistic_stage(x)
+
+
+cdef inline void bce_logit_point_s(floating y, floating x, floating e, const double* prm,
+                                   floating* l, floating* g, floating* h) noexcept nogil:
+    bce_logit_core_e(y, x, e, <floating>prm[0], <floating>prm[1], l, g, h)
 
 
 cdef inline void bce_logit_core(floating y, floating x, floating ls, floating pw,
                                 floating* l, floating* g, floating* h) noexcept nogil:
     # bce_logit_point with its parameters as arguments (per-column pos_weight
     # loops in _rowwise.pyx.tp call it directly).
+    bce_logit_core_e(y, x, logistic_stage(x), ls, pw, l, g, h)
+
+
+cdef inline void bce_logit_core_e(floating y, floating x, floating e, floating ls, floating pw,
+                                  floating* l, floating* g, floating* h) noexcept nogil:
+    # bce_logit_core from e = exp(-|x|)
     cdef floating t = y * (<floating>1 - ls) + <floating>0.5 * ls
     cdef floating a = pw * t
     cdef floating b = <floating>1 - t
     cdef floating s, sn, spx, spn
-    _logistic(x, &s, &sn, &spx, &spn)
+    _logistic_e(x, e, &s, &sn, &spx, &spn)
     l[0] = (a * spn if a != 0 else <floating>0) + (b * spx if b != 0 else <floating>0)
     g[0] = b * s - a * sn
     h[0] = (b + a) * (s * sn)
@@ -242,16 +285,34 @@ cdef inline floating _powq(floating q, floating a) noexcept nogil:
 
 cdef inline void focal_logit_point(floating y, floating x, const double* prm,
                                    floating* l, floating* g, floating* h) noexcept nogil:
-    focal_logit_core(y, x, prm, l, g, h, False)
+    focal_logit_core(y, x, logistic_stage(x), prm, l, g, h, False)
 
 
 cdef inline void focal_logit_g2_point(floating y, floating x, const double* prm,
                                       floating* l, floating* g, floating* h) noexcept nogil:
     # the variant for gamma == 2 (the default): q^2 instead of exp(2 log q)
-    focal_logit_core(y, x, prm, l, g, h, True)
+    focal_logit_core(y, x, logistic_stage(x), prm, l, g, h, True)
 
 
-cdef inline void focal_logit_core(floating y, floating x, const double* prm,
+cdef inline floating focal_logit_stage(floating y, floating x, const double* prm) noexcept nogil:
+    return logistic_stage(x)
+
+
+cdef inline floating focal_logit_g2_stage(floating y, floating x, const double* prm) noexcept nogil:
+    return logistic_stage(x)
+
+
+cdef inline void focal_logit_point_s(floating y, floating x, floating e, const double* prm,
+                                     floating* l, floating* g, floating* h) noexcept nogil:
+    focal_logit_core(y, x, e, prm, l, g, h, False)
+
+
+cdef inline void focal_logit_g2_point_s(floating y, floating x, floating e, const double* prm,
+                                        floating* l, floating* g, floating* h) noexcept nogil:
+    focal_logit_core(y, x, e, prm, l, g, h, True)
+
+
+cdef inline void focal_logit_core(floating y, floating x, floating e, const double* prm,
                                   floating* l, floating* g, floating* h,
                                   bint square) noexcept nogil:
     # prm = (gamma, alpha, use_alpha).  torchvision.ops.sigmoid_focal_loss:
@@ -270,7 +331,7 @@ cdef inline void focal_logit_core(floating y, floating x, const double* prm,
     cdef floating at = (al * y + (<floating>1 - al) * (<floating>1 - y)) if prm[2] != 0 else <floating>1
     cdef floating b = <floating>1 - y
     cdef floating s, sn, spx, spn
-    _logistic(x, &s, &sn, &spx, &spn)
+    _logistic_e(x, e, &s, &sn, &spx, &spn)
     cdef floating ce = (y * spn if y != 0 else <floating>0) + (b * spx if b != 0 else <floating>0)
     cdef floating q = y * sn + b * s
     cdef floating qg = q * q if square else _powq(q, gam)
