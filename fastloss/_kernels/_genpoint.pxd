@@ -11,8 +11,8 @@
 #
 # A staged unary kernel (STAGED_UNARY in _generative.pyx.tp; softplus) also
 # has `<name>_stage(x)` and `<name>_unary_s(x, stage value, ...)`: its loops
-# take the stage, exp(-|x|), for a whole segment first (see "Staged kernels"
-# in _pointwise.pxd; GAN minimax terms 19-22% faster, same bits).
+# take the stage, exp(-|x|), for a chunk of elements first (see "Staged
+# kernels" in _pointwise.pxd; GAN minimax terms 20-30% faster, same bits).
 #
 # Pair terms `<name>_pair(a, b, prm, &l, &ga, &gb, &ha, &hb)`: the loss of one
 # element of two same-shape inputs, both partial derivatives and both second

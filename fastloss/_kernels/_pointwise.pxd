@@ -12,7 +12,7 @@
 # transcendental chain may also define `<kernel>_stage(y, p, prm)` (that
 # first value, e.g. exp(-|x|)) and `<kernel>_point_s(y, p, s, prm, &l, &g,
 # &h)` (the rest, from it); the loop template then takes the stage for a
-# whole block in one loop and runs the rest in a second (STAGED in
+# chunk of elements in one loop and runs the rest in a second (STAGED in
 # _elementwise.pyx.tp).  The two chains are then short enough for the
 # processor to overlap many elements: BCE from logits 15% faster with
 # AVX-512, 20% with AVX2, 30% on the baseline build, with the same bits
