@@ -89,32 +89,32 @@ cdef class Caller:
     # convention (no argument tuple and keyword dictionary built for the
     # call; 30-100 ns of a 300 ns call); inputs passed by keyword stay in
     # `params`, where the general path's binding finds them.
-    def loss(self, i0=_MISSING, i1=_MISSING, /, *rest, sample_weight=None,
+    def loss(self, y_true=_MISSING, y_pred=_MISSING, /, *rest, sample_weight=None,
              reduction="mean", **params):
         """The loss; see the object's docstring."""
-        inputs = _inputs(i0, i1, rest)
+        inputs = _inputs(y_true, y_pred, rest)
         r = self._call(0, inputs, sample_weight, reduction, None, params)
         if r is None:
             return self.owner._evaluate(0, inputs, sample_weight, reduction, params)[0]
         return r
 
-    def grad(self, i0=_MISSING, i1=_MISSING, /, *rest, sample_weight=None,
+    def grad(self, y_true=_MISSING, y_pred=_MISSING, /, *rest, sample_weight=None,
              reduction="mean", out=None, **params):
         """Gradient of `loss(...)` (same keywords) with respect to y_pred; with
         reduction="mean" it carries the 1/sum(w) factor.  out: optional array
         to write it into (C-contiguous, y_pred's shape, the computation dtype,
         not overlapping the inputs)."""
-        inputs = _inputs(i0, i1, rest)
+        inputs = _inputs(y_true, y_pred, rest)
         r = self._call(1, inputs, sample_weight, reduction, out, params)
         if r is None:
             return self.owner._evaluate(1, inputs, sample_weight, reduction, params, out)[1]
         return r
 
-    def loss_grad(self, i0=_MISSING, i1=_MISSING, /, *rest, sample_weight=None,
+    def loss_grad(self, y_true=_MISSING, y_pred=_MISSING, /, *rest, sample_weight=None,
                   reduction="mean", out=None, **params):
         """(loss, grad) from one fused pass over the data; `grad` and `out` as
         for `.grad`."""
-        inputs = _inputs(i0, i1, rest)
+        inputs = _inputs(y_true, y_pred, rest)
         r = self._call(2, inputs, sample_weight, reduction, out, params)
         if r is None:
             return self.owner._evaluate(1, inputs, sample_weight, reduction, params, out)
