@@ -12,6 +12,7 @@ import mpmath
 import numpy as np
 import pytest
 from helpers import central_differences as _fd
+from helpers import tol
 
 import fastloss as fl
 from fastloss import reference
@@ -464,7 +465,8 @@ def test_kl_divergence_with_subnormal_targets_and_probabilities():
         with mpmath.workdps(30):
             want = [float(sum(mpmath.mpf(a) * mpmath.log(mpmath.mpf(a) / max(mpmath.mpf(b), eps))
                               if max(b, eps) > 0 else mpmath.inf
-                              for a, b in zip(tr, pr) if a > 0)) for tr, pr in zip(t, p)]
+                              for a, b in zip(tr, pr, strict=True) if a > 0))
+                    for tr, pr in zip(t, p, strict=True)]
         assert np.isinf(want[0]) == (eps == 0)   # c = 0 < t: +inf, as log t - log 0
         np.testing.assert_allclose(got, want, rtol=1e-14)
 
@@ -636,3 +638,55 @@ def test_bad_class_weight_dicts_are_named(cw, exc, match):
     x = np.zeros((3, 5))
     with pytest.raises(exc, match=match):
         fl.scce(np.array([0, 1, 2]), x, from_logits=True, class_weight=cw)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("C", [8, 10, 13, 16])
+def test_softmax_rows_eight_at_a_time_match_rows_one_at_a_time(dtype, C):
+    # categorical_crossentropy from logits takes whole groups of eight rows of
+    # 8 to 16 classes at once (one row per SIMD lane, _src/fl_softmax8.h) and
+    # the rows left over one at a time.  A single row always goes the second
+    # way: every row of a batch must match it, special values included.
+    rng = np.random.default_rng(C)
+    n = 11
+    x = rng.normal(0.0, 3.0, (n, C))
+    y = rng.dirichlet(np.ones(C), n)
+    x[1, 2] = -np.inf          # a masked class without target mass
+    y[1, 0] += y[1, 2]
+    y[1, 2] = 0.0
+    x[2, :] = -np.inf          # every class masked
+    x[3, 4] = np.nan
+    x[4, 0], x[4, 1] = 1e4, -1e4
+    x[5, 3] = np.inf
+    y[6] = np.eye(C)[1]        # one-hot, its class at a huge logit
+    x[6, 1] = 700.0
+    x[9, 5] = -np.inf          # a masked class in a row left over
+    y[9, 0] += y[9, 5]
+    y[9, 5] = 0.0
+    x, y = x.astype(dtype), y.astype(dtype)
+    w = rng.uniform(0.5, 2.0, n)
+    rtol = 1e-12 if dtype == np.float64 else 2e-5
+    for params in ({}, {"label_smoothing": 0.1, "class_weight": rng.uniform(0.5, 2.0, C)}):
+        kw = dict(from_logits=True, **params)
+        loss, grad = fl.cce.loss_grad(y, x, sample_weight=w, reduction="none", **kw)
+        g2, hess = fl.cce.grad_hess(y, x, sample_weight=w, **kw)
+        assert np.array_equal(fl.cce.loss(y, x, sample_weight=w, reduction="none", **kw),
+                              loss, equal_nan=True)
+        for i in range(n):
+            one = dict(sample_weight=w[i:i + 1], **kw)
+            l1, g1 = fl.cce.loss_grad(y[i:i + 1], x[i:i + 1], reduction="none", **one)
+            gh1, h1 = fl.cce.grad_hess(y[i:i + 1], x[i:i + 1], **one)
+            for got, want in ((loss[i], l1[0]), (grad[i], g1[0]), (g2[i], gh1[0]),
+                              (hess[i], h1[0])):
+                np.testing.assert_array_equal(np.isfinite(got), np.isfinite(want))
+                np.testing.assert_allclose(got, want, rtol=rtol, atol=1e-300,
+                                           err_msg=f"row {i} {params}")
+        # and the rows of finite logits against the NumPy reference (which
+        # takes 0 * log 0 of a masked class as NaN)
+        ok = np.isfinite(x).all(axis=1)
+        assert ok.sum() == n - 5
+        ref_l, ref_g = reference.loss_grad("categorical_crossentropy", y[ok].astype(float),
+                                           x[ok].astype(float), sample_weight=w[ok],
+                                           reduction="none", **kw)
+        np.testing.assert_allclose(loss[ok], ref_l, **tol(dtype))
+        np.testing.assert_allclose(grad[ok], ref_g, **tol(dtype))

@@ -158,8 +158,8 @@ class RowwiseLoss(Loss):
 
     kind = "rowwise"
     unit = "row"
-    SHAPES = {"test": [(9, 5)], "fd": (5, 4), "empty": (0, 5), "threads": (5_000, 12),
-              "leak": (1024, 8), "simd": [(257, 16), (9, 1000), (33, 7)],
+    SHAPES = {"test": [(9, 5), (19, 12)], "fd": (5, 4), "empty": (0, 5), "threads": (5_000, 12),
+              "leak": (1024, 8), "simd": [(257, 16), (9, 1000), (33, 7), (19, 12)],
               "small": (1, 16), "minibatch": (256, 10), "large": (262_144, 16),
               "wide": (4096, 1000)}
     #: True for losses of integer class labels (SparseRowwiseLoss).

@@ -120,6 +120,29 @@ cdef inline void flat_exp(floating* a, Py_ssize_t n) noexcept nogil:
         a[k] = f_exp(a[k])
 
 
+cdef extern from "fl_softmax8.h" nogil:
+    void fl_cce_logit_rows8(const double* y, const double* x, Py_ssize_t C, const double* cw,
+                            double prm0, const double* w8, double gs, double* g, double* h,
+                            double* l8, double* sc) noexcept
+    void fl_cce_logit_rows8f(const float* y, const float* x, Py_ssize_t C, const float* cw,
+                             double prm0, const float* w8, float gs, float* g, float* h,
+                             float* l8, float* sc) noexcept
+
+
+cdef inline void cce_logit_rows8(
+        const floating* y, const floating* x, Py_ssize_t C, const floating* cw,
+        const double* prm, const floating* w8, floating gs, floating* g, floating* h,
+        floating* l8, floating* sc) noexcept nogil:
+    # cce_logit_row for eight whole rows of 8 to 16 classes at once, one row
+    # per SIMD lane (fastloss/_src/fl_softmax8.h): the rows' losses (before
+    # their sample weights w8) to l8 and, where g (and h) are not NULL, their
+    # gradient (and hessian) rows scaled by w8 * gs; sc: 3 * 8 * C values.
+    if floating is float:
+        fl_cce_logit_rows8f(y, x, C, cw, prm[0], w8, gs, g, h, l8, sc)
+    else:
+        fl_cce_logit_rows8(y, x, C, cw, prm[0], w8, gs, g, h, l8, sc)
+
+
 cdef inline floating scce_logit_row(
         const floating* y, Py_ssize_t lab, const floating* x, Py_ssize_t C,
         const floating* cw, const double* prm, floating ws, floating* g, floating* h,

@@ -108,6 +108,38 @@ typedef int32_t fl_v4i __attribute__((vector_size(16)));
 #define FL_HI2(v) __builtin_shufflevector(v, v, 2, 3)
 #define FL_LO8(v) __builtin_shufflevector(v, v, 0, 1, 2, 3, 4, 5, 6, 7)
 #define FL_HI8(v) __builtin_shufflevector(v, v, 8, 9, 10, 11, 12, 13, 14, 15)
+#define FL_CAT4(lo, hi) __builtin_shufflevector(lo, hi, 0, 1, 2, 3)
+#define FL_CAT8(lo, hi) __builtin_shufflevector(lo, hi, 0, 1, 2, 3, 4, 5, 6, 7)
+#define FL_CAT16(lo, hi) \
+    __builtin_shufflevector(lo, hi, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15)
+
+/*
+ * a OP b lane by lane as a mask, for 8 doubles (FL_CMP8D), 16 floats
+ * (FL_CMP16F) or 8 floats (FL_CMP8F), compared in vectors of the target's
+ * own width: GCC 12 lowers a comparison of vectors wider than the target's
+ * into scalar compares and branches (where it splits arithmetic into native
+ * vectors), which kept such loops scalar on AVX2 and SSE2.
+ */
+#if defined(__clang__) || defined(__AVX512F__)
+#  define FL_CMP8D(a, OP, b) ((fl_v8l)((a) OP (b)))
+#  define FL_CMP16F(a, OP, b) ((fl_v16i)((a) OP (b)))
+#  define FL_CMP8F(a, OP, b) ((fl_v8i)((a) OP (b)))
+#elif defined(__AVX__)
+#  define FL_CMP8D(a, OP, b) \
+    FL_CAT8((fl_v4l)(FL_LO4(a) OP FL_LO4(b)), (fl_v4l)(FL_HI4(a) OP FL_HI4(b)))
+#  define FL_CMP16F(a, OP, b) \
+    FL_CAT16((fl_v8i)(FL_LO8(a) OP FL_LO8(b)), (fl_v8i)(FL_HI8(a) OP FL_HI8(b)))
+#  define FL_CMP8F(a, OP, b) ((fl_v8i)((a) OP (b)))
+#else
+#  define FL_CMP4D_(a, OP, b) \
+    FL_CAT4((fl_v2l)(FL_LO2(a) OP FL_LO2(b)), (fl_v2l)(FL_HI2(a) OP FL_HI2(b)))
+#  define FL_CMP8D(a, OP, b) \
+    FL_CAT8(FL_CMP4D_(FL_LO4(a), OP, FL_LO4(b)), FL_CMP4D_(FL_HI4(a), OP, FL_HI4(b)))
+#  define FL_CMP8F(a, OP, b) \
+    FL_CAT8((fl_v4i)(FL_LO4(a) OP FL_LO4(b)), (fl_v4i)(FL_HI4(a) OP FL_HI4(b)))
+#  define FL_CMP16F(a, OP, b) \
+    FL_CAT16(FL_CMP8F(FL_LO8(a), OP, FL_LO8(b)), FL_CMP8F(FL_HI8(a), OP, FL_HI8(b)))
+#endif
 
 /* Folding lanes in halves: VOP on vectors of each width, then SOP on the
  * last two lanes.  Doubles: 8 -> 4 -> 2 -> 1. */
@@ -123,11 +155,11 @@ typedef int32_t fl_v4i __attribute__((vector_size(16)));
 
 #define FL_VADD(VT, IT, a, b) ((a) + (b))
 
-#define FL_MAX8D(a, b) FL_VMAX(fl_v8d, fl_v8l, a, b)
-#define FL_MIN8D(a, b) FL_VMIN(fl_v8d, fl_v8l, a, b)
+#define FL_MAX8D(a, b) FL_VSEL(fl_v8d, fl_v8l, FL_CMP8D(b, >, a), a, b)
+#define FL_MIN8D(a, b) FL_VSEL(fl_v8d, fl_v8l, FL_CMP8D(b, <, a), a, b)
 #define FL_ADD8D(a, b) ((a) + (b))
-#define FL_MAX16F(a, b) FL_VMAX(fl_v16f, fl_v16i, a, b)
-#define FL_MIN16F(a, b) FL_VMIN(fl_v16f, fl_v16i, a, b)
+#define FL_MAX16F(a, b) FL_VSEL(fl_v16f, fl_v16i, FL_CMP16F(b, >, a), a, b)
+#define FL_MIN16F(a, b) FL_VSEL(fl_v16f, fl_v16i, FL_CMP16F(b, <, a), a, b)
 #define FL_ADD16F(a, b) ((a) + (b))
 #define FL_HMAX8D(acc) FL_HFOLD8D(acc, FL_VMAX, FL_SMAX)
 #define FL_HMIN8D(acc) FL_HFOLD8D(acc, FL_VMIN, FL_SMIN)
