@@ -37,20 +37,29 @@
 #define FL_SADD(a, b) ((a) + (b))
 
 /*
- * A row fold: NAME(x, n) combines x[0..n) with OP, LANES at a time in one
- * vector VT, folds the lanes with HFOLD and the leftovers with SOP.
+ * A row fold: NAME(x, n) combines x[0..n) with VOP into an accumulator of
+ * LANES (8 doubles or 16 floats) lanes, held as K = LANES / W vectors NV of
+ * the target's own width W; then it folds them in halves (the first half of
+ * the lanes with the second, as one LANES-wide vector would be folded), the
+ * last vector's lanes with TAIL, and the leftover elements with SOP, in
+ * order.  The operations and their order depend on n alone, whatever W is.
  */
-#define FL_DEFINE_FOLD(NAME, T, VT, LANES, INIT, OP, HFOLD, SOP)            \
+#define FL_DEFINE_FOLD(NAME, T, NV, NL, W, K, INIT, VOP, TAIL, SOP)         \
     static inline T NAME(const T *x, ptrdiff_t n)                            \
     {                                                                        \
-        VT acc = FL_SPLAT(VT, INIT), v;                                      \
+        NV acc[K], v;                                                        \
         T m;                                                                 \
-        ptrdiff_t j, nl = n - n % (LANES);                                   \
-        for (j = 0; j < nl; j += (LANES)) {                                  \
-            memcpy(&v, x + j, sizeof v);                                     \
-            acc = OP(acc, v);                                                \
+        ptrdiff_t j, k, h, nl = n - n % ((W) * (K));                         \
+        for (k = 0; k < (K); k++) acc[k] = FL_SPLAT(NV, INIT);               \
+        for (j = 0; j < nl; j += (W) * (K)) {                                \
+            for (k = 0; k < (K); k++) {                                      \
+                memcpy(&v, x + j + k * (W), sizeof v);                       \
+                acc[k] = VOP(NV, NL, acc[k], v);                             \
+            }                                                                \
         }                                                                    \
-        m = HFOLD(acc);                                                      \
+        for (h = (K) / 2; h > 0; h /= 2)                                     \
+            for (k = 0; k < h; k++) acc[k] = VOP(NV, NL, acc[k], acc[k + h]); \
+        m = TAIL(acc[0], VOP, SOP);                                          \
         for (j = nl; j < n; j++) m = SOP(m, x[j]);                           \
         return m;                                                            \
     }
@@ -59,19 +68,31 @@
  * The range of an array: lo[0], hi[0] = min, max of the non-NaN x[j]
  * (+inf, -inf if there are none), both in one pass over the data.
  */
-#define FL_DEFINE_RANGE(NAME, T, VT, LANES, VMIN, VMAX, HMIN, HMAX)         \
+#define FL_DEFINE_RANGE(NAME, T, NV, NL, W, K, VMIN, VMAX, TAIL)            \
     static inline void NAME(const T *x, ptrdiff_t n, T *lo, T *hi)           \
     {                                                                        \
-        VT mn = FL_SPLAT(VT, INFINITY), mx = FL_SPLAT(VT, -INFINITY), v;     \
+        NV mn[K], mx[K], v;                                                  \
         T l, h;                                                              \
-        ptrdiff_t j, nl = n - n % (LANES);                                   \
-        for (j = 0; j < nl; j += (LANES)) {                                  \
-            memcpy(&v, x + j, sizeof v);                                     \
-            mn = VMIN(mn, v);                                                \
-            mx = VMAX(mx, v);                                                \
+        ptrdiff_t j, k, s, nl = n - n % ((W) * (K));                         \
+        for (k = 0; k < (K); k++) {                                          \
+            mn[k] = FL_SPLAT(NV, INFINITY);                                  \
+            mx[k] = FL_SPLAT(NV, -INFINITY);                                 \
         }                                                                    \
-        l = HMIN(mn);                                                        \
-        h = HMAX(mx);                                                        \
+        for (j = 0; j < nl; j += (W) * (K)) {                                \
+            for (k = 0; k < (K); k++) {                                      \
+                memcpy(&v, x + j + k * (W), sizeof v);                       \
+                mn[k] = VMIN(NV, NL, mn[k], v);                              \
+                mx[k] = VMAX(NV, NL, mx[k], v);                              \
+            }                                                                \
+        }                                                                    \
+        for (s = (K) / 2; s > 0; s /= 2) {                                   \
+            for (k = 0; k < s; k++) {                                        \
+                mn[k] = VMIN(NV, NL, mn[k], mn[k + s]);                      \
+                mx[k] = VMAX(NV, NL, mx[k], mx[k + s]);                      \
+            }                                                                \
+        }                                                                    \
+        l = TAIL(mn[0], VMIN, FL_SMIN);                                      \
+        h = TAIL(mx[0], VMAX, FL_SMAX);                                      \
         for (j = nl; j < n; j++) { l = FL_SMIN(l, x[j]); h = FL_SMAX(h, x[j]); } \
         *lo = l;                                                             \
         *hi = h;                                                             \
@@ -168,24 +189,73 @@ typedef int32_t fl_v4i __attribute__((vector_size(16)));
 #define FL_HMIN16F(acc) FL_HFOLD16F(acc, FL_VMIN, FL_SMIN)
 #define FL_HSUM16F(acc) FL_HFOLD16F(acc, FL_VADD, FL_SADD)
 
-FL_DEFINE_FOLD(fl_row_max, double, fl_v8d, 8, -INFINITY, FL_MAX8D, FL_HMAX8D, FL_SMAX)
-FL_DEFINE_FOLD(fl_row_maxf, float, fl_v16f, 16, -INFINITY, FL_MAX16F, FL_HMAX16F, FL_SMAX)
-FL_DEFINE_FOLD(fl_row_sum, double, fl_v8d, 8, 0.0, FL_ADD8D, FL_HSUM8D, FL_SADD)
-FL_DEFINE_FOLD(fl_row_sumf, float, fl_v16f, 16, 0.0f, FL_ADD16F, FL_HSUM16F, FL_SADD)
-FL_DEFINE_RANGE(fl_range, double, fl_v8d, 8, FL_MIN8D, FL_MAX8D, FL_HMIN8D, FL_HMAX8D)
-FL_DEFINE_RANGE(fl_rangef, float, fl_v16f, 16, FL_MIN16F, FL_MAX16F, FL_HMIN16F, FL_HMAX16F)
+/*
+ * The folds' vectors: the target's own (W doubles or WF floats), since GCC
+ * keeps generic vectors wider than the target's in memory (each operation a
+ * round trip through the stack) and compares them lane by lane with
+ * branches.  The last vector's lanes fold as the rest of an 8-double
+ * (16-float) accumulator would: doubles 4 -> 2 -> 1, floats 8 -> 4, then
+ * lanes (0 + 2) and (1 + 3), then the two.
+ */
+#if defined(__AVX512F__)
+#  define FL_WD 8
+#  define FL_WF 16
+typedef fl_v8d fl_nvd;
+typedef fl_v8l fl_nld;
+typedef fl_v16f fl_nvf;
+typedef fl_v16i fl_nlf;
+#  define FL_TAILD(acc, VOP, SOP) FL_HFOLD8D(acc, VOP, SOP)
+#  define FL_TAILF(acc, VOP, SOP) FL_HFOLD16F(acc, VOP, SOP)
+#elif defined(__AVX__)
+#  define FL_WD 4
+#  define FL_WF 8
+typedef fl_v4d fl_nvd;
+typedef fl_v4l fl_nld;
+typedef fl_v8f fl_nvf;
+typedef fl_v8i fl_nlf;
+#  define FL_TAILD(acc, VOP, SOP)                                            \
+    ({ fl_v2d h2_ = VOP(fl_v2d, fl_v2l, FL_LO2(acc), FL_HI2(acc));           \
+       SOP(h2_[0], h2_[1]); })
+#  define FL_TAILF(acc, VOP, SOP)                                            \
+    ({ fl_v4f h4_ = VOP(fl_v4f, fl_v4i, FL_LO4(acc), FL_HI4(acc));           \
+       SOP(SOP(h4_[0], h4_[2]), SOP(h4_[1], h4_[3])); })
+#else
+#  define FL_WD 2
+#  define FL_WF 4
+typedef fl_v2d fl_nvd;
+typedef fl_v2l fl_nld;
+typedef fl_v4f fl_nvf;
+typedef fl_v4i fl_nlf;
+#  define FL_TAILD(acc, VOP, SOP) SOP((acc)[0], (acc)[1])
+#  define FL_TAILF(acc, VOP, SOP) SOP(SOP((acc)[0], (acc)[2]), SOP((acc)[1], (acc)[3]))
+#endif
+
+FL_DEFINE_FOLD(fl_row_max, double, fl_nvd, fl_nld, FL_WD, 8 / FL_WD, -INFINITY, FL_VMAX,
+               FL_TAILD, FL_SMAX)
+FL_DEFINE_FOLD(fl_row_maxf, float, fl_nvf, fl_nlf, FL_WF, 16 / FL_WF, -INFINITY, FL_VMAX,
+               FL_TAILF, FL_SMAX)
+FL_DEFINE_FOLD(fl_row_sum, double, fl_nvd, fl_nld, FL_WD, 8 / FL_WD, 0.0, FL_VADD,
+               FL_TAILD, FL_SADD)
+FL_DEFINE_FOLD(fl_row_sumf, float, fl_nvf, fl_nlf, FL_WF, 16 / FL_WF, 0.0f, FL_VADD,
+               FL_TAILF, FL_SADD)
+FL_DEFINE_RANGE(fl_range, double, fl_nvd, fl_nld, FL_WD, 8 / FL_WD, FL_VMIN, FL_VMAX, FL_TAILD)
+FL_DEFINE_RANGE(fl_rangef, float, fl_nvf, fl_nlf, FL_WF, 16 / FL_WF, FL_VMIN, FL_VMAX,
+                FL_TAILF)
 
 #else  /* no vector extensions: plain loops ("vectors" of one lane) */
 
-#define FL_ID(acc) (acc)
 #define FL_SPLAT(VT, x) (x)
+#define FL_PLAIN(acc, VOP, SOP) (acc)
+#define FL_PMAX(VT, IT, a, b) FL_SMAX(a, b)
+#define FL_PMIN(VT, IT, a, b) FL_SMIN(a, b)
+#define FL_PADD(VT, IT, a, b) FL_SADD(a, b)
 
-FL_DEFINE_FOLD(fl_row_max, double, double, 1, -INFINITY, FL_SMAX, FL_ID, FL_SMAX)
-FL_DEFINE_FOLD(fl_row_maxf, float, float, 1, -INFINITY, FL_SMAX, FL_ID, FL_SMAX)
-FL_DEFINE_FOLD(fl_row_sum, double, double, 1, 0.0, FL_SADD, FL_ID, FL_SADD)
-FL_DEFINE_FOLD(fl_row_sumf, float, float, 1, 0.0f, FL_SADD, FL_ID, FL_SADD)
-FL_DEFINE_RANGE(fl_range, double, double, 1, FL_SMIN, FL_SMAX, FL_ID, FL_ID)
-FL_DEFINE_RANGE(fl_rangef, float, float, 1, FL_SMIN, FL_SMAX, FL_ID, FL_ID)
+FL_DEFINE_FOLD(fl_row_max, double, double, int, 1, 1, -INFINITY, FL_PMAX, FL_PLAIN, FL_SMAX)
+FL_DEFINE_FOLD(fl_row_maxf, float, float, int, 1, 1, -INFINITY, FL_PMAX, FL_PLAIN, FL_SMAX)
+FL_DEFINE_FOLD(fl_row_sum, double, double, int, 1, 1, 0.0, FL_PADD, FL_PLAIN, FL_SADD)
+FL_DEFINE_FOLD(fl_row_sumf, float, float, int, 1, 1, 0.0f, FL_PADD, FL_PLAIN, FL_SADD)
+FL_DEFINE_RANGE(fl_range, double, double, int, 1, 1, FL_PMIN, FL_PMAX, FL_PLAIN)
+FL_DEFINE_RANGE(fl_rangef, float, float, int, 1, 1, FL_PMIN, FL_PMAX, FL_PLAIN)
 
 #endif
 
