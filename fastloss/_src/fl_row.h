@@ -10,14 +10,17 @@
  * written as an array of eight accumulators do vectorise, but GCC then adds
  * the lanes in scalar code after a trip through the stack.
  *
- * Here the accumulators are one 64-byte generic vector (8 doubles or 16
- * floats; GCC and Clang lower it to whatever the target has: one AVX-512
- * register, two AVX2 or four SSE2 registers).  Maxima use a compare mask and
- * bitwise selects (vmaxpd/vblendv or andps/andnps/orps); the lanes are folded
- * in halves (8 -> 4 -> 2 -> 1) in registers; leftover elements come last, in
- * order.  The order of operations depends on n alone, so every ISA level of a
- * build computes the same bits.  Compilers without vector extensions (MSVC)
- * get plain loops, the same at every level.
+ * Here the accumulators are eight lanes for doubles (sixteen for floats),
+ * held in vectors of the target's own width: one AVX-512 register, two AVX2
+ * or four SSE2 (or NEON) registers.  (One 64-byte generic vector would be
+ * simpler to write, but GCC 12 keeps generic vectors wider than the target's
+ * in memory and compares them lane by lane with branches: that made these
+ * folds, and every row-wise loss, 2-4x slower on AVX2 and SSE2.)  Maxima use
+ * a compare mask and bitwise selects (vmaxpd/vblendv or andps/andnps/orps);
+ * the lanes are folded in halves (8 -> 4 -> 2 -> 1) in registers; leftover
+ * elements come last, in order.  The order of operations depends on n alone,
+ * so every ISA level of a build computes the same bits.  Compilers without
+ * vector extensions (MSVC) get plain loops, the same at every level.
  *
  * Semantics: NaN is skipped by maxima and minima (a comparison with NaN is
  * false, so the accumulator keeps its value); the maximum of an empty, all
@@ -98,7 +101,9 @@
         *hi = h;                                                             \
     }
 
-#if (defined(__GNUC__) && __GNUC__ >= 12) || defined(__clang__)
+/* FL_PLAIN_LOOPS: the plain loops on any compiler (to test that they build
+   and compute the right values) */
+#if ((defined(__GNUC__) && __GNUC__ >= 12) || defined(__clang__)) && !defined(FL_PLAIN_LOOPS)
 
 typedef double fl_v8d __attribute__((vector_size(64)));
 typedef double fl_v4d __attribute__((vector_size(32)));
@@ -129,38 +134,6 @@ typedef int32_t fl_v4i __attribute__((vector_size(16)));
 #define FL_HI2(v) __builtin_shufflevector(v, v, 2, 3)
 #define FL_LO8(v) __builtin_shufflevector(v, v, 0, 1, 2, 3, 4, 5, 6, 7)
 #define FL_HI8(v) __builtin_shufflevector(v, v, 8, 9, 10, 11, 12, 13, 14, 15)
-#define FL_CAT4(lo, hi) __builtin_shufflevector(lo, hi, 0, 1, 2, 3)
-#define FL_CAT8(lo, hi) __builtin_shufflevector(lo, hi, 0, 1, 2, 3, 4, 5, 6, 7)
-#define FL_CAT16(lo, hi) \
-    __builtin_shufflevector(lo, hi, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15)
-
-/*
- * a OP b lane by lane as a mask, for 8 doubles (FL_CMP8D), 16 floats
- * (FL_CMP16F) or 8 floats (FL_CMP8F), compared in vectors of the target's
- * own width: GCC 12 lowers a comparison of vectors wider than the target's
- * into scalar compares and branches (where it splits arithmetic into native
- * vectors), which kept such loops scalar on AVX2 and SSE2.
- */
-#if defined(__clang__) || defined(__AVX512F__)
-#  define FL_CMP8D(a, OP, b) ((fl_v8l)((a) OP (b)))
-#  define FL_CMP16F(a, OP, b) ((fl_v16i)((a) OP (b)))
-#  define FL_CMP8F(a, OP, b) ((fl_v8i)((a) OP (b)))
-#elif defined(__AVX__)
-#  define FL_CMP8D(a, OP, b) \
-    FL_CAT8((fl_v4l)(FL_LO4(a) OP FL_LO4(b)), (fl_v4l)(FL_HI4(a) OP FL_HI4(b)))
-#  define FL_CMP16F(a, OP, b) \
-    FL_CAT16((fl_v8i)(FL_LO8(a) OP FL_LO8(b)), (fl_v8i)(FL_HI8(a) OP FL_HI8(b)))
-#  define FL_CMP8F(a, OP, b) ((fl_v8i)((a) OP (b)))
-#else
-#  define FL_CMP4D_(a, OP, b) \
-    FL_CAT4((fl_v2l)(FL_LO2(a) OP FL_LO2(b)), (fl_v2l)(FL_HI2(a) OP FL_HI2(b)))
-#  define FL_CMP8D(a, OP, b) \
-    FL_CAT8(FL_CMP4D_(FL_LO4(a), OP, FL_LO4(b)), FL_CMP4D_(FL_HI4(a), OP, FL_HI4(b)))
-#  define FL_CMP8F(a, OP, b) \
-    FL_CAT8((fl_v4i)(FL_LO4(a) OP FL_LO4(b)), (fl_v4i)(FL_HI4(a) OP FL_HI4(b)))
-#  define FL_CMP16F(a, OP, b) \
-    FL_CAT16(FL_CMP8F(FL_LO8(a), OP, FL_LO8(b)), FL_CMP8F(FL_HI8(a), OP, FL_HI8(b)))
-#endif
 
 /* Folding lanes in halves: VOP on vectors of each width, then SOP on the
  * last two lanes.  Doubles: 8 -> 4 -> 2 -> 1. */
@@ -175,19 +148,6 @@ typedef int32_t fl_v4i __attribute__((vector_size(16)));
        SOP(SOP(h4_[0], h4_[2]), SOP(h4_[1], h4_[3])); })
 
 #define FL_VADD(VT, IT, a, b) ((a) + (b))
-
-#define FL_MAX8D(a, b) FL_VSEL(fl_v8d, fl_v8l, FL_CMP8D(b, >, a), a, b)
-#define FL_MIN8D(a, b) FL_VSEL(fl_v8d, fl_v8l, FL_CMP8D(b, <, a), a, b)
-#define FL_ADD8D(a, b) ((a) + (b))
-#define FL_MAX16F(a, b) FL_VSEL(fl_v16f, fl_v16i, FL_CMP16F(b, >, a), a, b)
-#define FL_MIN16F(a, b) FL_VSEL(fl_v16f, fl_v16i, FL_CMP16F(b, <, a), a, b)
-#define FL_ADD16F(a, b) ((a) + (b))
-#define FL_HMAX8D(acc) FL_HFOLD8D(acc, FL_VMAX, FL_SMAX)
-#define FL_HMIN8D(acc) FL_HFOLD8D(acc, FL_VMIN, FL_SMIN)
-#define FL_HSUM8D(acc) FL_HFOLD8D(acc, FL_VADD, FL_SADD)
-#define FL_HMAX16F(acc) FL_HFOLD16F(acc, FL_VMAX, FL_SMAX)
-#define FL_HMIN16F(acc) FL_HFOLD16F(acc, FL_VMIN, FL_SMIN)
-#define FL_HSUM16F(acc) FL_HFOLD16F(acc, FL_VADD, FL_SADD)
 
 /*
  * The folds' vectors: the target's own (W doubles or WF floats), since GCC

@@ -29,10 +29,8 @@
 #include "fl_math.h"
 #include "fl_row.h"
 
-/* FL_SOFTMAX8_PLAIN: the plain loops on any compiler (to test that they
-   compute the same bits) */
-#if ((defined(__GNUC__) && __GNUC__ >= 12) || defined(__clang__)) \
-    && !defined(FL_SOFTMAX8_PLAIN)
+/* FL_PLAIN_LOOPS (fl_row.h): the plain loops on any compiler */
+#if ((defined(__GNUC__) && __GNUC__ >= 12) || defined(__clang__)) && !defined(FL_PLAIN_LOOPS)
 
 /* c[j][l] = r[l][j] for L vectors r of L lanes (any element type) */
 #define FL_TR8(V, r, c) do {                                                       \
