@@ -121,6 +121,9 @@ cdef inline void flat_exp(floating* a, Py_ssize_t n) noexcept nogil:
 
 
 cdef extern from "fl_softmax8.h" nogil:
+    # 0 where the compiler has no vector extensions (then no kernel calls the
+    # functions below)
+    enum: FL_HAVE_ROWS8
     void fl_cce_logit_rows8(const double* y, const double* x, Py_ssize_t C, const double* cw,
                             double prm0, const double* w8, double gs, double* g, double* h,
                             double* l8, double* sc) noexcept

@@ -14,10 +14,9 @@
  * values.
  *
  * Per lane the arithmetic is that of cce_logit_row in _rowpoint.pxd with the
- * sums over classes taken in class order; it is the same at every SIMD level
- * (GCC and Clang lower the 64- or 32-byte generic vectors to AVX-512, AVX2 or
- * SSE2 registers), and compilers without vector extensions get plain loops
- * that compute the same bits.
+ * sums over classes taken in class order; it is the same at every SIMD level.
+ * Compilers without vector extensions (MSVC) have no such path
+ * (FL_HAVE_ROWS8 is 0): their kernels take every row one at a time.
  */
 #ifndef FL_SOFTMAX8_H
 #define FL_SOFTMAX8_H
@@ -237,49 +236,28 @@ FL_DEFINE_CCE8(fl_cce_logit_rows8, double, fl_s8_vd, fl_s8_ld, FL_S8_LD, fl_exp,
 FL_DEFINE_CCE8(fl_cce_logit_rows8f, float, fl_s8_vf, fl_s8_lf, FL_S8_LF, fl_expf, fl_logf,
                fl_i_tocolsf, fl_i_torowsf)
 
-#else  /* no vector extensions: the same arithmetic, lane by lane */
+#define FL_HAVE_ROWS8 1
 
-#define FL_DEFINE_CCE8(NAME, T, EXP, LOG)                                          \
-    static inline void NAME(const T *y, const T *x, ptrdiff_t C, const T *cw,      \
-                            double prm0, const T *w8, T gs, T *g, T *h, T *l8,     \
-                            T *sc)                                                 \
-    {                                                                              \
-        T ls = (T)prm0, lsc = ls / (T)C, keep = (T)1 - ls;                         \
-        T m, S, Tt, A, t, dj, ej, ws, f, rs, sm;                                   \
-        ptrdiff_t j, l;                                                            \
-        (void)sc;                                                                  \
-        for (l = 0; l < 8; l++) {                                                  \
-            const T *xl = x + l * C, *yl = y + l * C;                              \
-            m = -INFINITY;                                                         \
-            for (j = 0; j < C; j++) m = xl[j] > m ? xl[j] : m;                     \
-            S = 0; Tt = 0; A = 0;                                                  \
-            for (j = 0; j < C; j++) {                                              \
-                dj = xl[j] - m;                                                    \
-                ej = EXP(dj);                                                      \
-                t = cw[j] * (keep * yl[j] + lsc);                                  \
-                S = S + ej;                                                        \
-                Tt = Tt + t;                                                       \
-                A = A + (t != 0 ? t * dj : (T)0);                                  \
-            }                                                                      \
-            l8[l] = Tt * LOG(S) - A;                                               \
-            if (g == NULL) continue;                                               \
-            ws = w8[l] * gs;                                                       \
-            rs = (T)1 / S;                                                         \
-            f = ws * Tt * rs;                                                      \
-            for (j = 0; j < C; j++) {                                              \
-                t = cw[j] * (keep * yl[j] + lsc);                                  \
-                ej = EXP(xl[j] - m);                                               \
-                g[l * C + j] = f * ej - ws * t;                                    \
-                if (h != NULL) {                                                   \
-                    sm = ej * rs;                                                  \
-                    h[l * C + j] = ws * Tt * sm * ((T)1 - sm);                     \
-                }                                                                  \
-            }                                                                      \
-        }                                                                          \
-    }
+#else  /* no vector extensions: no eight-rows path */
 
-FL_DEFINE_CCE8(fl_cce_logit_rows8, double, fl_exp, fl_log)
-FL_DEFINE_CCE8(fl_cce_logit_rows8f, float, fl_expf, fl_logf)
+/* FL_HAVE_ROWS8 0: the kernels never call these (they take every row one at
+   a time); they exist only so that the callers compile. */
+#define FL_HAVE_ROWS8 0
+static inline void fl_cce_logit_rows8(const double *y, const double *x, ptrdiff_t C,
+                                      const double *cw, double prm0, const double *w8,
+                                      double gs, double *g, double *h, double *l8,
+                                      double *sc)
+{
+    (void)y; (void)x; (void)C; (void)cw; (void)prm0; (void)w8; (void)gs;
+    (void)g; (void)h; (void)l8; (void)sc;
+}
+static inline void fl_cce_logit_rows8f(const float *y, const float *x, ptrdiff_t C,
+                                       const float *cw, double prm0, const float *w8,
+                                       float gs, float *g, float *h, float *l8, float *sc)
+{
+    (void)y; (void)x; (void)C; (void)cw; (void)prm0; (void)w8; (void)gs;
+    (void)g; (void)h; (void)l8; (void)sc;
+}
 
 #endif
 
