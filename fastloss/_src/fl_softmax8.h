@@ -79,22 +79,15 @@
  * 2 doubles or 4 floats on SSE2): the arithmetic of a lane does not depend on
  * L, so every level computes the same bits.
  */
-#if defined(__AVX512F__)
-#  define FL_S8_LD 8
-typedef fl_v8d fl_s8_vd;
-typedef fl_v8l fl_s8_ld;
+/* doubles: fl_row.h's vectors of the target's width */
+#if FL_WD == 8
 #  define FL_S8_TRD FL_TR8
-#elif defined(__AVX__)
-#  define FL_S8_LD 4
-typedef fl_v4d fl_s8_vd;
-typedef fl_v4l fl_s8_ld;
+#elif FL_WD == 4
 #  define FL_S8_TRD FL_TR4
 #else
-#  define FL_S8_LD 2
-typedef fl_v2d fl_s8_vd;
-typedef fl_v2l fl_s8_ld;
 #  define FL_S8_TRD FL_TR2
 #endif
+/* floats: at most eight lanes, one per row of the group */
 #if defined(__AVX__)
 #  define FL_S8_LF 8
 typedef fl_v8f fl_s8_vf;
@@ -140,7 +133,7 @@ typedef fl_v4i fl_s8_lf;
         }                                                                          \
     }
 
-FL_DEFINE_TRANSPOSE(fl_i_tocols, fl_i_torows, double, fl_s8_vd, FL_S8_LD, FL_S8_TRD)
+FL_DEFINE_TRANSPOSE(fl_i_tocols, fl_i_torows, double, fl_nvd, FL_WD, FL_S8_TRD)
 FL_DEFINE_TRANSPOSE(fl_i_tocolsf, fl_i_torowsf, float, fl_s8_vf, FL_S8_LF, FL_S8_TRF)
 
 /*
@@ -231,7 +224,7 @@ FL_DEFINE_TRANSPOSE(fl_i_tocolsf, fl_i_torowsf, float, fl_s8_vf, FL_S8_LF, FL_S8
         }                                                                          \
     }
 
-FL_DEFINE_CCE8(fl_cce_logit_rows8, double, fl_s8_vd, fl_s8_ld, FL_S8_LD, fl_exp, fl_log,
+FL_DEFINE_CCE8(fl_cce_logit_rows8, double, fl_nvd, fl_nld, FL_WD, fl_exp, fl_log,
                fl_i_tocols, fl_i_torows)
 FL_DEFINE_CCE8(fl_cce_logit_rows8f, float, fl_s8_vf, fl_s8_lf, FL_S8_LF, fl_expf, fl_logf,
                fl_i_tocolsf, fl_i_torowsf)
