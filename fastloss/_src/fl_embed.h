@@ -112,7 +112,6 @@ FL_DEFINE_DIST(fl_absdist, double, fl_nvd, fl_nld, FL_WD, 8 / FL_WD, FL_TAILD, F
 FL_DEFINE_DIST(fl_absdistf, float, fl_nvf, fl_nlf, FL_WF, 16 / FL_WF, FL_TAILF, FL_VABS,
                FL_SABS)
 #else
-#define FL_VADD(VT, IT, a, b) ((a) + (b))
 #define FL_VABS(VT, IT, v) FL_SABS(v)
 FL_DEFINE_DOTS3(, double, double, 1, 1, FL_PLAIN)
 FL_DEFINE_DOTS3(f, float, float, 1, 1, FL_PLAIN)

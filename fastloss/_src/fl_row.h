@@ -38,6 +38,8 @@
 #define FL_SMAX(a, b) ((b) > (a) ? (b) : (a))
 #define FL_SMIN(a, b) ((b) < (a) ? (b) : (a))
 #define FL_SADD(a, b) ((a) + (b))
+/* a + b in a fold's vector operation slot (vectors or, in the plain loops, scalars) */
+#define FL_VADD(VT, IT, a, b) ((a) + (b))
 
 /*
  * A row fold: NAME(x, n) combines x[0..n) with VOP into an accumulator of
@@ -147,8 +149,6 @@ typedef int32_t fl_v4i __attribute__((vector_size(16)));
        fl_v4f h4_ = VOP(fl_v4f, fl_v4i, FL_LO4(h8_), FL_HI4(h8_));           \
        SOP(SOP(h4_[0], h4_[2]), SOP(h4_[1], h4_[3])); })
 
-#define FL_VADD(VT, IT, a, b) ((a) + (b))
-
 /*
  * The folds' vectors: the target's own (W doubles or WF floats), since GCC
  * keeps generic vectors wider than the target's in memory (each operation a
@@ -208,12 +208,11 @@ FL_DEFINE_RANGE(fl_rangef, float, fl_nvf, fl_nlf, FL_WF, 16 / FL_WF, FL_VMIN, FL
 #define FL_PLAIN(acc, VOP, SOP) (acc)
 #define FL_PMAX(VT, IT, a, b) FL_SMAX(a, b)
 #define FL_PMIN(VT, IT, a, b) FL_SMIN(a, b)
-#define FL_PADD(VT, IT, a, b) FL_SADD(a, b)
 
 FL_DEFINE_FOLD(fl_row_max, double, double, int, 1, 1, -INFINITY, FL_PMAX, FL_PLAIN, FL_SMAX)
 FL_DEFINE_FOLD(fl_row_maxf, float, float, int, 1, 1, -INFINITY, FL_PMAX, FL_PLAIN, FL_SMAX)
-FL_DEFINE_FOLD(fl_row_sum, double, double, int, 1, 1, 0.0, FL_PADD, FL_PLAIN, FL_SADD)
-FL_DEFINE_FOLD(fl_row_sumf, float, float, int, 1, 1, 0.0f, FL_PADD, FL_PLAIN, FL_SADD)
+FL_DEFINE_FOLD(fl_row_sum, double, double, int, 1, 1, 0.0, FL_VADD, FL_PLAIN, FL_SADD)
+FL_DEFINE_FOLD(fl_row_sumf, float, float, int, 1, 1, 0.0f, FL_VADD, FL_PLAIN, FL_SADD)
 FL_DEFINE_RANGE(fl_range, double, double, int, 1, 1, FL_PMIN, FL_PMAX, FL_PLAIN)
 FL_DEFINE_RANGE(fl_rangef, float, float, int, 1, 1, FL_PMIN, FL_PMAX, FL_PLAIN)
 
